@@ -1,0 +1,146 @@
+"""One embedder interface: batching, an in-memory LRU cache and an optional disk cache.
+
+Routers call ``embedder.embed(texts)`` and get an L2-normalised float32 array ``(n, dim)``.
+Subclasses implement only ``_embed_batch``; caching and batching live here once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InvalidInputError
+
+
+def text_key(model_id: str, text: str) -> str:
+    """Stable cache key for one text under one embedding model."""
+    return hashlib.sha256(f"{model_id}\x00{text}".encode()).hexdigest()
+
+
+class Embedder(ABC):
+    """Turns texts into unit-norm vectors, caching what it has seen."""
+
+    model_id: str = "embedder"
+    dim: int = 0
+
+    def __init__(self, batch_size: int = 64, cache_size: int = 4096, disk_cache_dir: str | os.PathLike[str] | None = None,
+                 show_progress: bool = False) -> None:
+        self.batch_size = batch_size
+        self.cache_size = cache_size
+        self.disk_cache_dir = Path(disk_cache_dir) if disk_cache_dir else None
+        self.show_progress = show_progress
+        self._lru: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    @abstractmethod
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        """Embed one batch (no caching); may return unnormalised vectors."""
+
+    def embed(self, texts: Sequence[str], show_progress: bool | None = None) -> np.ndarray:
+        """Embed texts, normalised, using the caches; the result keeps the input order."""
+        if isinstance(texts, str):
+            raise InvalidInputError("embed() takes a list of texts, not a single string")
+        texts = list(texts)
+        keys = [text_key(self.model_id, t) for t in texts]
+        found: dict[str, np.ndarray] = {}
+        for key in keys:
+            if key in self._lru:
+                self._lru.move_to_end(key)
+                found[key] = self._lru[key]
+        missing_keys = list(dict.fromkeys(k for k in keys if k not in found))
+        if missing_keys and self.disk_cache_dir is not None:
+            found.update(self._disk_get(missing_keys))
+            missing_keys = [k for k in missing_keys if k not in found]
+        if missing_keys:
+            first_text = {}
+            for key, text in zip(keys, texts):
+                first_text.setdefault(key, text)
+            todo = [first_text[k] for k in missing_keys]
+            vectors = self._embed_all(todo, self.show_progress if show_progress is None else show_progress)
+            new = dict(zip(missing_keys, vectors))
+            found.update(new)
+            if self.disk_cache_dir is not None:
+                self._disk_put(new)
+        for key in keys:
+            self._remember(key, found[key])
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+
+    def embed_one(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+    def _embed_all(self, texts: list[str], progress: bool) -> np.ndarray:
+        from tqdm.auto import tqdm
+
+        order = np.argsort([len(t) for t in texts])  # similar lengths per batch: less padding
+        out: list[np.ndarray | None] = [None] * len(texts)
+        starts = range(0, len(texts), self.batch_size)
+        for start in tqdm(starts, desc=f"embedding ({self.model_id})", unit="batch", disable=not progress or len(starts) < 2):
+            idx = order[start : start + self.batch_size]
+            vecs = np.asarray(self._embed_batch([texts[i] for i in idx]), dtype=np.float32)
+            norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+            vecs = vecs / np.maximum(norms, 1e-12)
+            for i, v in zip(idx, vecs):
+                out[i] = v
+        if out and not self.dim:
+            self.dim = int(out[0].shape[0])  # type: ignore[union-attr]
+        return np.stack(out) if out else np.zeros((0, self.dim), dtype=np.float32)  # type: ignore[arg-type]
+
+    def _remember(self, key: str, vec: np.ndarray) -> None:
+        if self.cache_size <= 0:
+            return
+        self._lru[key] = vec
+        self._lru.move_to_end(key)
+        while len(self._lru) > self.cache_size:
+            self._lru.popitem(last=False)
+
+    # Disk cache: one safetensors file per batch of new texts, keys listed in its metadata-free
+    # companion index (a .npy of fixed-width key strings). No pickle anywhere.
+    def _disk_dir(self) -> Path:
+        assert self.disk_cache_dir is not None
+        path = self.disk_cache_dir / hashlib.sha256(self.model_id.encode()).hexdigest()[:16]
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _disk_get(self, keys: list[str]) -> dict[str, np.ndarray]:
+        wanted = set(keys)
+        hits: dict[str, np.ndarray] = {}
+        for index in sorted(self._disk_dir().glob("*.keys.npy")):
+            names = np.load(index, allow_pickle=False)
+            vecs = np.load(index.with_name(index.name.replace(".keys.npy", ".vecs.npy")), allow_pickle=False)
+            for name, vec in zip(names.tolist(), vecs):
+                if name in wanted:
+                    hits[name] = vec
+        return hits
+
+    def _disk_put(self, new: dict[str, np.ndarray]) -> None:
+        if not new:
+            return
+        folder = self._disk_dir()
+        stem = hashlib.sha256("".join(sorted(new)).encode()).hexdigest()[:16]
+        keys = np.array(list(new), dtype="U64")
+        vecs = np.stack(list(new.values())).astype(np.float32)
+        tmp = folder / f".{stem}.tmp.npy"
+        np.save(tmp, vecs, allow_pickle=False)
+        tmp.replace(folder / f"{stem}.vecs.npy")
+        np.save(tmp, keys, allow_pickle=False)
+        tmp.replace(folder / f"{stem}.keys.npy")
+
+
+class CallableEmbedder(Embedder):
+    """Wraps any ``f(list[str]) -> array-like (n, dim)``, e.g. a LangChain/LlamaIndex embedding."""
+
+    def __init__(self, fn, model_id: str = "callable", dim: int = 0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.fn = fn
+        self.model_id = model_id
+        self.dim = dim
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self.fn(texts), dtype=np.float32)

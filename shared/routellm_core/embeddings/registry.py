@@ -1,0 +1,40 @@
+"""Build embedders from a short spec and share one instance per spec within a process."""
+
+from __future__ import annotations
+
+import threading
+
+from ..errors import InvalidInputError
+from .base import Embedder
+
+DEFAULT_EMBEDDER = "minilm"
+_shared: dict[str, Embedder] = {}
+_lock = threading.Lock()
+
+
+def get_embedder(spec: str | Embedder | None = None) -> Embedder:
+    """``"minilm"`` (default), ``"hf:/path/to/encoder"``, ``"openai:text-embedding-3-small"``, or an Embedder.
+
+    Instances are shared per spec so a model is loaded once per process, however many routers use it.
+    """
+    if isinstance(spec, Embedder):
+        return spec
+    spec = spec or DEFAULT_EMBEDDER
+    with _lock:
+        if spec not in _shared:
+            _shared[spec] = _build(spec)
+        return _shared[spec]
+
+
+def _build(spec: str) -> Embedder:
+    from .minilm import HFEncoderEmbedder
+
+    if spec in {"minilm", "all-MiniLM-L6-v2", "all-minilm-l6-v2"}:
+        return HFEncoderEmbedder()
+    if spec.startswith("hf:"):
+        return HFEncoderEmbedder(spec[3:])
+    if spec.startswith("openai:"):
+        from .openai_embedder import OpenAIEmbedder
+
+        return OpenAIEmbedder(model=spec.split(":", 1)[1])
+    raise InvalidInputError(f"unknown embedder {spec!r}: use 'minilm', 'hf:/path/to/model' or 'openai:<model>'")

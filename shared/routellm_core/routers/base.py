@@ -1,0 +1,132 @@
+"""The router interface: a batch of prompts in, P(strong model wins) out.
+
+Estimator style (scikit-learn): parameters in ``__init__``, ``fit(records)`` learns,
+``predict_proba(prompts)`` scores. ``route`` turns a score into a decision: strong iff P >= threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from ..errors import InvalidInputError, RouteLLMError
+from ..records import PreferenceRecord
+
+Role = Literal["strong", "weak"]
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingDecision:
+    """Which role answers one prompt, and why."""
+
+    role: Role
+    probability: float  # P(strong model wins) on this prompt
+    threshold: float
+    router: str
+
+    @property
+    def use_strong(self) -> bool:
+        return self.role == "strong"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_threshold(threshold: float) -> float:
+    """A threshold must be a finite number in [0, 1]."""
+    try:
+        value = float(threshold)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"threshold must be a number in [0, 1], got {threshold!r}") from None
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise InvalidInputError(f"threshold must be in [0, 1], got {threshold!r}")
+    return value
+
+
+def check_prompts(prompts: Sequence[str]) -> list[str]:
+    """Prompts must be a list of non-empty strings."""
+    if isinstance(prompts, str):
+        raise InvalidInputError("expected a list of prompts, got a single string")
+    out = list(prompts)
+    for i, p in enumerate(out):
+        if not isinstance(p, str):
+            raise InvalidInputError(f"prompt {i} is {type(p).__name__}, expected str")
+        if not p.strip():
+            raise InvalidInputError("prompt is empty" if len(out) == 1 else f"prompt {i} is empty")
+    return out
+
+
+class Router(ABC):
+    """Base class for every router."""
+
+    name: ClassVar[str] = "router"
+    trainable: ClassVar[bool] = True
+
+    @abstractmethod
+    def _predict(self, prompts: list[str]) -> np.ndarray:
+        """P(strong wins) for validated prompts, shape (n,)."""
+
+    def predict_proba(self, prompts: Sequence[str]) -> np.ndarray:
+        """P(strong model wins) for each prompt, a float array in [0, 1]."""
+        prompts = check_prompts(prompts)
+        if not prompts:
+            return np.zeros(0, dtype=np.float64)
+        probs = np.asarray(self._predict(prompts), dtype=np.float64).reshape(-1)
+        return np.clip(probs, 0.0, 1.0)
+
+    def win_rate(self, prompt: str) -> float:
+        return float(self.predict_proba([prompt])[0])
+
+    def route(self, prompt: str, threshold: float) -> RoutingDecision:
+        """Strong iff P(strong wins) >= threshold."""
+        return self.route_batch([prompt], threshold)[0]
+
+    def route_batch(self, prompts: Sequence[str], threshold: float) -> list[RoutingDecision]:
+        """Route many prompts with one router call."""
+        threshold = check_threshold(threshold)
+        probs = self.predict_proba(prompts)
+        return [
+            RoutingDecision("strong" if p >= threshold else "weak", float(p), threshold, self.name) for p in probs
+        ]
+
+    def fit(self, records: Sequence[PreferenceRecord]) -> Router:
+        raise RouteLLMError(f"router {self.name!r} cannot be trained")
+
+    def get_params(self) -> dict[str, Any]:
+        """Constructor parameters, stored in config.json."""
+        return {}
+
+    def save(self, path: str | Path) -> Path:
+        raise RouteLLMError(f"router {self.name!r} has nothing to save")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Router:
+        raise RouteLLMError(f"router {cls.name!r} cannot be loaded from a checkpoint")
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+
+class StrongWeakPair:
+    """Mixin for routers trained on many models: which ids stand for strong and weak is set at inference."""
+
+    strong_model: str
+    weak_model: str
+
+    def _model_index(self, model: str, models: Sequence[str]) -> int:
+        from ..models import canonical_model_name
+
+        name = canonical_model_name(model)
+        if name not in models:
+            raise InvalidInputError(
+                f"model {model!r} was not in this router's training data; known models: {', '.join(sorted(models)[:20])}"
+                + (" ..." if len(models) > 20 else "")
+            )
+        return list(models).index(name)

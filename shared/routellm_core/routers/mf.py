@@ -1,0 +1,207 @@
+"""Matrix factorisation router (RouteLLM paper, section 4.1).
+
+Each model m has a learned vector v_m; the prompt embedding e(q) is projected to the same space;
+the model's score on q is ``s(m, q) = w . (normalize(v_m) * (W e(q)))`` and
+P(a beats b | q) = sigmoid(s(a, q) - s(b, q)). Any number of models; the strong/weak pair is
+picked at inference. Training needs torch; inference is plain numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..embeddings import Embedder
+from ..errors import CheckpointError, DataError
+from ..models import STRONG_MODEL, WEAK_MODEL
+from ..records import PreferenceRecord
+from .base import StrongWeakPair
+from .checkpoint import read_config, read_tensors, require_keys, write_checkpoint
+from .embedding_router import EmbeddingRouter
+
+# Model ids of RouteLLM's published MF checkpoints (mf_gpt4_augmented), in id order.
+ROUTELLM_MF_MODELS = [
+    "RWKV-4-Raven-14B", "alpaca-13b", "chatglm-6b", "chatglm2-6b", "chatglm3-6b", "claude-1", "claude-2.0",
+    "claude-2.1", "claude-instant-1", "codellama-34b-instruct", "deepseek-llm-67b-chat", "dolly-v2-12b",
+    "dolphin-2.2.1-mistral-7b", "falcon-180b-chat", "fastchat-t5-3b", "gemini-pro", "gemini-pro-dev-api",
+    "gpt-3.5-turbo-0125", "gpt-3.5-turbo-0314", "gpt-3.5-turbo-0613", "gpt-3.5-turbo-1106", "gpt-4-0125-preview",
+    "gpt-4-0314", "gpt-4-0613", "gpt-4-1106-preview", "gpt4all-13b-snoozy", "guanaco-33b", "koala-13b", "llama-13b",
+    "llama-2-13b-chat", "llama-2-70b-chat", "llama-2-7b-chat", "llama2-70b-steerlm-chat", "mistral-7b-instruct",
+    "mistral-7b-instruct-v0.2", "mistral-medium", "mixtral-8x7b-instruct-v0.1", "mpt-30b-chat", "mpt-7b-chat",
+    "nous-hermes-2-mixtral-8x7b-dpo", "oasst-pythia-12b", "openchat-3.5", "openchat-3.5-0106",
+    "openhermes-2.5-mistral-7b", "palm-2", "pplx-70b-online", "pplx-7b-online", "qwen-14b-chat", "qwen1.5-4b-chat",
+    "qwen1.5-72b-chat", "qwen1.5-7b-chat", "solar-10.7b-instruct-v1.0", "stablelm-tuned-alpha-7b",
+    "starling-lm-7b-alpha", "stripedhyena-nous-7b", "tulu-2-dpo-70b", "vicuna-13b", "vicuna-33b", "vicuna-7b",
+    "wizardlm-13b", "wizardlm-70b", "yi-34b-chat", "zephyr-7b-alpha", "zephyr-7b-beta",
+]
+
+
+class MFRouter(StrongWeakPair, EmbeddingRouter):
+    name = "mf"
+
+    def __init__(self, embedder: str | Embedder = "minilm", strong_model: str = STRONG_MODEL,
+                 weak_model: str = WEAK_MODEL, dim: int = 128, epochs: int = 40, batch_size: int = 2048,
+                 lr: float = 3e-3, weight_decay: float = 1e-5, tie_weight: float = 0.5, val_fraction: float = 0.1,
+                 patience: int = 5, seed: int = 0, show_progress: bool = True) -> None:
+        super().__init__(embedder, strong_model, weak_model, show_progress)
+        self.dim, self.epochs, self.batch_size = int(dim), int(epochs), int(batch_size)
+        self.lr, self.weight_decay, self.tie_weight = float(lr), float(weight_decay), float(tie_weight)
+        self.val_fraction, self.patience, self.seed = float(val_fraction), int(patience), int(seed)
+
+    def get_params(self) -> dict:
+        return {"embedder": self.embedder_spec, "strong_model": self.strong_model, "weak_model": self.weak_model,
+                "dim": self.dim, "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
+                "weight_decay": self.weight_decay, "tie_weight": self.tie_weight, "val_fraction": self.val_fraction,
+                "patience": self.patience, "seed": self.seed}
+
+    # --- training -------------------------------------------------------------------------------
+    def fit(self, records: Sequence[PreferenceRecord]) -> MFRouter:
+        import torch
+        from tqdm.auto import tqdm
+
+        prompts, models, rows = self._index_records(records)
+        text = self._embed(prompts, progress=self.show_progress)
+        torch.manual_seed(self.seed)
+        rng = np.random.default_rng(self.seed)
+        # Validation split by prompt, so early stopping measures generalisation to new queries.
+        n_val = int(len(prompts) * self.val_fraction)
+        val_prompts = set(rng.permutation(len(prompts))[:n_val].tolist())
+        is_val = np.array([int(p) in val_prompts for p in rows[:, 0]])
+        p_idx = torch.as_tensor(rows[:, 0], dtype=torch.long)
+        a_idx = torch.as_tensor(rows[:, 1], dtype=torch.long)
+        b_idx = torch.as_tensor(rows[:, 2], dtype=torch.long)
+        target = torch.as_tensor(rows[:, 3], dtype=torch.float32)
+        tie = (target - 0.5).abs() <= 0.1
+        weight = torch.as_tensor(rows[:, 4], dtype=torch.float32) * torch.where(tie, self.tie_weight, 1.0)
+        text_t = torch.as_tensor(text)
+        model_vecs = torch.nn.Parameter(torch.randn(len(models), self.dim) * 0.1)
+        proj = torch.nn.Parameter(torch.randn(self.dim, text.shape[1]) / np.sqrt(text.shape[1]))
+        classifier = torch.nn.Parameter(torch.randn(self.dim) / np.sqrt(self.dim))
+        params = [model_vecs, proj, classifier]
+        opt = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
+
+        def loss_on(index: torch.Tensor) -> torch.Tensor:
+            q = text_t[p_idx[index]] @ proj.T
+            mv = torch.nn.functional.normalize(model_vecs, dim=1)
+            logit = ((mv[a_idx[index]] - mv[b_idx[index]]) * q) @ classifier
+            losses = torch.nn.functional.binary_cross_entropy_with_logits(logit, target[index], reduction="none")
+            return (losses * weight[index]).sum() / weight[index].sum().clamp(min=1e-9)
+
+        train_idx = torch.as_tensor(np.flatnonzero(~is_val))
+        val_idx = torch.as_tensor(np.flatnonzero(is_val))
+        best, best_state, bad = float("inf"), None, 0
+        self.history_ = []
+        bar = tqdm(range(self.epochs), desc="training mf", unit="epoch", disable=not self.show_progress)
+        for _ in bar:
+            order = train_idx[torch.randperm(len(train_idx))]
+            for start in range(0, len(order), self.batch_size):
+                opt.zero_grad()
+                loss = loss_on(order[start : start + self.batch_size])
+                loss.backward()
+                opt.step()
+            with torch.no_grad():
+                val = float(loss_on(val_idx if len(val_idx) else train_idx))
+            self.history_.append(val)
+            bar.set_postfix(val_loss=f"{val:.4f}")
+            if val < best - 1e-5:
+                best, bad = val, 0
+                best_state = [p.detach().clone() for p in params]
+            else:
+                bad += 1
+                if bad >= self.patience:
+                    break
+        assert best_state is not None
+        self.models_ = models
+        self.model_vectors_ = best_state[0].numpy().astype(np.float32)
+        self.projection_ = best_state[1].numpy().astype(np.float32)
+        self.classifier_ = best_state[2].numpy().astype(np.float32)
+        self.val_loss_ = best
+        self._check_pair()
+        return self
+
+    def _check_pair(self) -> None:
+        self._model_index(self.strong_model, self.models_)
+        self._model_index(self.weak_model, self.models_)
+
+    # --- inference ------------------------------------------------------------------------------
+    def scores(self, prompts: Sequence[str]) -> np.ndarray:
+        """s(m, q) for every model m (columns, in ``models_`` order) and prompt q (rows)."""
+        q = self._embed(prompts) @ self.projection_.T
+        mv = self.model_vectors_ / np.maximum(np.linalg.norm(self.model_vectors_, axis=1, keepdims=True), 1e-12)
+        return (q[:, None, :] * mv[None, :, :]) @ self.classifier_
+
+    def _predict(self, prompts: list[str]) -> np.ndarray:
+        if not hasattr(self, "model_vectors_"):
+            raise DataError("mf router is not trained: call fit() or load a checkpoint")
+        s = self._model_index(self.strong_model, self.models_)
+        w = self._model_index(self.weak_model, self.models_)
+        q = self._embed(prompts) @ self.projection_.T
+        mv = self.model_vectors_[[s, w]]
+        mv = mv / np.maximum(np.linalg.norm(mv, axis=1, keepdims=True), 1e-12)
+        diff = (q * (mv[0] - mv[1])) @ self.classifier_
+        return 1.0 / (1.0 + np.exp(-diff))
+
+    # --- persistence ----------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        config = {"router": self.name, **self.get_params(), "models": self.models_}
+        tensors = {"model_vectors": self.model_vectors_, "projection": self.projection_, "classifier": self.classifier_}
+        return write_checkpoint(path, config, tensors)
+
+    @classmethod
+    def load(cls, path: str | Path, embedder: str | Embedder | None = None, **overrides) -> MFRouter:
+        config = read_config(path)
+        if "router" not in config and {"dim", "num_models"} <= set(config):
+            return cls.load_routellm(path, embedder=embedder, **overrides)
+        require_keys(config, ["models", "embedder"], path)
+        tensors = read_tensors(path, ["model_vectors", "projection", "classifier"])
+        params = {k: v for k, v in config.items() if k in cls().get_params() and k != "embedder"}
+        params.update(overrides)
+        router = cls(embedder=embedder or config["embedder"], **params)
+        router.models_ = list(config["models"])
+        router.model_vectors_ = tensors["model_vectors"]
+        router.projection_ = tensors["projection"]
+        router.classifier_ = tensors["classifier"].reshape(-1)
+        _check_shapes(router, path)
+        router._check_pair()
+        return router
+
+    @classmethod
+    def load_routellm(cls, path: str | Path, embedder: str | Embedder | None = None, **overrides) -> MFRouter:
+        """Load RouteLLM's published MF format (``mf_gpt4_augmented``: config.json + model.safetensors).
+
+        Its config holds ``dim``, ``num_models``, ``text_dim``, ``use_proj``; tensors ``P.weight``,
+        ``text_proj.0.weight``, ``classifier.0.weight``. Prompts are embedded with OpenAI's
+        ``text-embedding-3-small`` as in the original unless another embedder is given.
+        """
+        config = read_config(path)
+        require_keys(config, ["dim", "num_models"], path)
+        names = ["P.weight", "classifier.0.weight"] + (["text_proj.0.weight"] if config.get("use_proj", True) else [])
+        tensors = read_tensors(path, names)
+        router = cls(embedder=embedder or "openai:text-embedding-3-small", dim=int(config["dim"]), **overrides)
+        n = int(config["num_models"])
+        router.models_ = [m.lower() for m in ROUTELLM_MF_MODELS[:n]] if n <= len(ROUTELLM_MF_MODELS) else [f"model-{i}" for i in range(n)]
+        router.models_ = [_routellm_name(m) for m in router.models_]
+        router.model_vectors_ = tensors["P.weight"].astype(np.float32)
+        router.projection_ = (tensors["text_proj.0.weight"] if config.get("use_proj", True)
+                              else np.eye(int(config["dim"]), dtype=np.float32)).astype(np.float32)
+        router.classifier_ = tensors["classifier.0.weight"].reshape(-1).astype(np.float32)
+        _check_shapes(router, path)
+        router._check_pair()
+        return router
+
+
+def _routellm_name(name: str) -> str:
+    from ..models import canonical_model_name
+
+    return canonical_model_name(name)
+
+
+def _check_shapes(router: MFRouter, path) -> None:
+    m, d = router.model_vectors_.shape
+    if m != len(router.models_) or router.projection_.shape[0] != d or router.classifier_.shape[0] != d:
+        raise CheckpointError(
+            f"checkpoint {path}: tensor shapes do not match (model vectors {router.model_vectors_.shape}, "
+            f"projection {router.projection_.shape}, classifier {router.classifier_.shape}, {len(router.models_)} models)"
+        )

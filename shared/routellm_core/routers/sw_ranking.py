@@ -1,0 +1,124 @@
+"""Similarity-weighted (SW) Bradley-Terry ranking, as in the RouteLLM paper (section 4.1).
+
+For a query q every training battle gets weight ``gamma ** (1 + S(q, q_i))`` where S is the
+cosine similarity to the battle's prompt divided by the query's largest similarity; a weighted
+Bradley-Terry model (ties count half a win for each side) is fitted per query and
+P(strong beats weak) = p_strong / (p_strong + p_weak).
+
+Vectorised: battles are first summed into per-prompt pairwise win counts ``(prompts, pairs)``, so
+a batch of queries needs one matrix product for the weights and a few dozen batched
+minorise-maximise (MM) iterations over ``(queries, pairs)`` -- no Python loop over battles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..embeddings import Embedder
+from ..errors import DataError
+from ..models import STRONG_MODEL, WEAK_MODEL
+from ..records import PreferenceRecord
+from .base import StrongWeakPair
+from .checkpoint import read_config, read_tensors, require_keys, write_checkpoint
+from .embedding_router import EmbeddingRouter
+
+
+class SWRankingRouter(StrongWeakPair, EmbeddingRouter):
+    name = "sw_ranking"
+
+    def __init__(self, embedder: str | Embedder = "minilm", strong_model: str = STRONG_MODEL,
+                 weak_model: str = WEAK_MODEL, gamma: float = 10.0, n_iter: int = 100, prior: float = 0.5,
+                 query_batch: int = 256, show_progress: bool = True) -> None:
+        super().__init__(embedder, strong_model, weak_model, show_progress)
+        self.gamma = float(gamma)
+        self.n_iter = int(n_iter)
+        self.prior = float(prior)
+        self.query_batch = int(query_batch)
+
+    def get_params(self) -> dict:
+        return {"embedder": self.embedder_spec, "strong_model": self.strong_model, "weak_model": self.weak_model,
+                "gamma": self.gamma, "n_iter": self.n_iter, "prior": self.prior}
+
+    def fit(self, records: Sequence[PreferenceRecord]) -> SWRankingRouter:
+        prompts, models, rows = self._index_records(records)
+        p_idx, a, b, outcome, weight = rows[:, 0].astype(int), rows[:, 1].astype(int), rows[:, 2].astype(int), rows[:, 3], rows[:, 4]
+        swap = a > b  # one column per unordered pair (lo, hi)
+        lo, hi = np.where(swap, b, a), np.where(swap, a, b)
+        win_lo = np.where(swap, 1.0 - outcome, outcome) * weight
+        pair_keys = lo * len(models) + hi
+        uniq, pair_idx = np.unique(pair_keys, return_inverse=True)
+        wins = np.zeros((len(prompts), len(uniq), 2), dtype=np.float32)
+        np.add.at(wins, (p_idx, pair_idx, 0), win_lo)
+        np.add.at(wins, (p_idx, pair_idx, 1), weight - win_lo)
+        self.models_ = models
+        self.pairs_ = np.stack([uniq // len(models), uniq % len(models)], axis=1).astype(np.int64)
+        self.wins_ = wins
+        self.prompt_embeddings_ = self._embed(prompts, progress=self.show_progress).astype(np.float32)
+        self._check_pair()
+        return self
+
+    def _check_pair(self) -> None:
+        self._model_index(self.strong_model, self.models_)
+        self._model_index(self.weak_model, self.models_)
+
+    def _predict(self, prompts: list[str]) -> np.ndarray:
+        if not hasattr(self, "wins_"):
+            raise DataError("sw_ranking router is not trained: call fit() or load a checkpoint")
+        queries = self._embed(prompts)
+        out = np.empty(len(prompts))
+        for start in range(0, len(prompts), self.query_batch):
+            out[start : start + self.query_batch] = self._win_rates(queries[start : start + self.query_batch])
+        return out
+
+    def _win_rates(self, queries: np.ndarray) -> np.ndarray:
+        sims = queries @ self.prompt_embeddings_.T  # (Q, P)
+        top = np.maximum(sims.max(axis=1, keepdims=True), 1e-6)
+        weights = self.gamma ** (1.0 + sims / top)  # (Q, P)
+        weights /= weights.sum(axis=1, keepdims=True)
+        w_lo = weights @ self.wins_[:, :, 0]  # (Q, K) weighted wins of the pair's first model
+        w_hi = weights @ self.wins_[:, :, 1]
+        return self._bradley_terry(w_lo, w_hi)
+
+    def _bradley_terry(self, w_lo: np.ndarray, w_hi: np.ndarray) -> np.ndarray:
+        """Batched MM updates (Hunter 2004) for the BT strengths of every model, per query."""
+        n_models = len(self.models_)
+        lo, hi = self.pairs_[:, 0], self.pairs_[:, 1]
+        inc_lo = np.zeros((len(lo), n_models)); inc_lo[np.arange(len(lo)), lo] = 1.0
+        inc_hi = np.zeros((len(hi), n_models)); inc_hi[np.arange(len(hi)), hi] = 1.0
+        scale = (w_lo + w_hi).sum(axis=1, keepdims=True) / max(len(lo), 1)
+        # A weak prior (a virtual tie of every pair) keeps the fit finite on sparse comparisons.
+        prior = self.prior * np.maximum(scale, 1e-9)
+        w_lo, w_hi = w_lo + prior / 2, w_hi + prior / 2
+        games = w_lo + w_hi
+        wins_of = w_lo @ inc_lo + w_hi @ inc_hi  # (Q, M)
+        strength = np.ones((w_lo.shape[0], n_models))
+        for _ in range(self.n_iter):
+            denom = games / (strength[:, lo] + strength[:, hi])
+            strength = wins_of / np.maximum(denom @ inc_lo + denom @ inc_hi, 1e-12)
+            strength /= np.exp(np.log(np.maximum(strength, 1e-300)).mean(axis=1, keepdims=True))
+        s = self._model_index(self.strong_model, self.models_)
+        w = self._model_index(self.weak_model, self.models_)
+        return strength[:, s] / (strength[:, s] + strength[:, w])
+
+    def save(self, path: str | Path) -> Path:
+        config = {"router": self.name, **self.get_params(), "models": self.models_}
+        tensors = {"prompt_embeddings": self.prompt_embeddings_, "wins": self.wins_, "pairs": self.pairs_}
+        return write_checkpoint(path, config, tensors)
+
+    @classmethod
+    def load(cls, path: str | Path, embedder: str | Embedder | None = None, **overrides) -> SWRankingRouter:
+        config = read_config(path)
+        require_keys(config, ["models", "embedder"], path)
+        tensors = read_tensors(path, ["prompt_embeddings", "wins", "pairs"])
+        params = {k: config[k] for k in ("strong_model", "weak_model", "gamma", "n_iter", "prior") if k in config}
+        params.update(overrides)
+        router = cls(embedder=embedder or config["embedder"], **params)
+        router.models_ = list(config["models"])
+        router.prompt_embeddings_ = tensors["prompt_embeddings"]
+        router.wins_ = tensors["wins"]
+        router.pairs_ = tensors["pairs"].astype(np.int64)
+        router._check_pair()
+        return router

@@ -1,0 +1,251 @@
+"""A small but real OpenAI-compatible HTTP server on 127.0.0.1, for tests, demos and load tests.
+
+It speaks the Chat Completions protocol (JSON and Server-Sent Events, tool calls, structured
+output, usage), ``/v1/models`` and ``/v1/embeddings``, answers with a ``responder`` function
+(default: a short deterministic answer naming the model), and can inject faults: HTTP 500,
+slowness, an error in the middle of a stream.
+
+    with OpenAIStubServer(model="strong-model") as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="test")
+"""
+
+
+
+import asyncio
+import hashlib
+import json
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+Responder = Callable[[dict[str, Any]], str]
+
+
+def _sample_from_schema(schema: dict[str, Any], name: str = "value") -> Any:
+    """A value that satisfies a (simple) JSON schema: used for tool arguments and structured output."""
+    if "enum" in schema:
+        return schema["enum"][0]
+    if "anyOf" in schema:
+        return _sample_from_schema(next((s for s in schema["anyOf"] if s.get("type") != "null"), schema["anyOf"][0]), name)
+    kind = schema.get("type", "object" if "properties" in schema else "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "string")
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {k: _sample_from_schema(v, k) for k, v in props.items()}
+    if kind == "array":
+        return [_sample_from_schema(schema.get("items", {}), name)]
+    if kind == "integer":
+        return 3
+    if kind == "number":
+        return 2.5
+    if kind == "boolean":
+        return True
+    return f"{name}-text"
+
+
+def _count_tokens(text: str) -> int:
+    return max(1, len(text.split()))
+
+
+def _message_text(message: dict[str, Any]) -> str:
+    content = message.get("content") or ""
+    if isinstance(content, list):
+        return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return str(content)
+
+
+class OpenAIStubServer:
+    """Serve an OpenAI-compatible API for one model name on a free loopback port (in a thread).
+
+    Attributes you may change while it runs: ``fail_mode`` (None, "error" -> HTTP 500,
+    "midstream" -> a stream that breaks after its first chunk, "slow" -> wait ``delay`` seconds
+    first), ``delay``, ``responder``. ``requests`` lists the JSON bodies received.
+    """
+
+    def __init__(self, model: str = "stub-model", responder: Responder | None = None, api_key: str | None = None,
+                 host: str = "127.0.0.1", port: int = 0, chunk_words: int = 1, embedding_dim: int = 64) -> None:
+        self.model = model
+        self.responder = responder or (lambda body: f"Answer from {self.model}: {self._last_user_text(body)[:80]}")
+        self.api_key = api_key
+        self.host, self.port = host, port
+        self.chunk_words = chunk_words
+        self.embedding_dim = embedding_dim
+        self.fail_mode: str | None = None
+        self.delay = 0.0
+        self.requests: list[dict[str, Any]] = []
+        self._server = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def start(self) -> "OpenAIStubServer":
+        import uvicorn
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(self.app(), log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("OpenAI stub server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+            self._server = None
+
+    def __enter__(self) -> "OpenAIStubServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- protocol -------------------------------------------------------------------------------
+    @staticmethod
+    def _last_user_text(body: dict[str, Any]) -> str:
+        for message in reversed(body.get("messages", [])):
+            if message.get("role") == "user":
+                return _message_text(message)
+        return ""
+
+    def _tool_call(self, body: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """Call the first (or the forced) tool when tools are offered and no tool result is present yet."""
+        tools = body.get("tools") or []
+        choice = body.get("tool_choice", "auto")
+        messages = body.get("messages", [])
+        if not tools or choice == "none" or (messages and messages[-1].get("role") == "tool"):
+            return None
+        tool = tools[0]
+        if isinstance(choice, dict):
+            wanted = choice.get("function", {}).get("name")
+            tool = next((t for t in tools if t.get("function", {}).get("name") == wanted), tool)
+        fn = tool.get("function", {})
+        args = _sample_from_schema(fn.get("parameters", {"type": "object", "properties": {}}))
+        return [{"id": f"call_{uuid.uuid4().hex[:12]}", "type": "function",
+                 "function": {"name": fn.get("name", "tool"), "arguments": json.dumps(args)}}]
+
+    def _answer(self, body: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]] | None]:
+        fmt = body.get("response_format") or {}
+        if fmt.get("type") == "json_schema":
+            return json.dumps(_sample_from_schema(fmt.get("json_schema", {}).get("schema", {}))), None
+        if fmt.get("type") == "json_object":
+            return json.dumps({"answer": self.responder(body)}), None
+        calls = self._tool_call(body)
+        if calls:
+            return None, calls
+        return self.responder(body), None
+
+    def app(self):
+        from fastapi import FastAPI, Request
+        from fastapi.responses import JSONResponse, StreamingResponse
+
+        app = FastAPI()
+
+        def error(status: int, message: str, kind: str = "server_error") -> JSONResponse:
+            return JSONResponse({"error": {"message": message, "type": kind, "param": None, "code": None}}, status)
+
+        async def guard(request: Request) -> JSONResponse | None:
+            if self.api_key and request.headers.get("authorization") != f"Bearer {self.api_key}":
+                return error(401, "invalid api key", "invalid_request_error")
+            if self.fail_mode == "slow" or self.delay:
+                await asyncio.sleep(self.delay or 30)
+            if self.fail_mode == "error":
+                return error(500, f"{self.model} failed (injected)")
+            return None
+
+        @app.get("/v1/models")
+        async def models() -> dict:
+            return {"object": "list", "data": [{"id": self.model, "object": "model", "created": 0, "owned_by": "stub"}]}
+
+        @app.post("/v1/embeddings")
+        async def embeddings(request: Request):
+            body = await request.json()
+            if (failed := await guard(request)) is not None:
+                return failed
+            inputs = body.get("input", [])
+            inputs = [inputs] if isinstance(inputs, str) else inputs
+            data = [{"object": "embedding", "index": i, "embedding": self._embed(str(t))} for i, t in enumerate(inputs)]
+            tokens = sum(_count_tokens(str(t)) for t in inputs)
+            return {"object": "list", "data": data, "model": body.get("model", self.model),
+                    "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+
+        @app.post("/v1/chat/completions")
+        async def chat(request: Request):
+            try:
+                body = await request.json()
+            except json.JSONDecodeError:
+                return error(400, "malformed JSON body", "invalid_request_error")
+            if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+                return error(400, "'messages' must be a list", "invalid_request_error")
+            self.requests.append(body)
+            if (failed := await guard(request)) is not None:
+                return failed
+            text, calls = self._answer(body)
+            prompt_tokens = sum(_count_tokens(_message_text(m)) for m in body["messages"])
+            completion_tokens = _count_tokens(text or json.dumps(calls))
+            usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                     "total_tokens": prompt_tokens + completion_tokens}
+            cid, created = f"chatcmpl-{uuid.uuid4().hex[:16]}", int(time.time())
+            if body.get("stream"):
+                include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+                return StreamingResponse(self._stream(cid, created, text, calls, usage, include_usage),
+                                         media_type="text/event-stream")
+            message: dict[str, Any] = {"role": "assistant", "content": text}
+            if calls:
+                message["tool_calls"] = calls
+            return {"id": cid, "object": "chat.completion", "created": created, "model": self.model,
+                    "choices": [{"index": 0, "message": message, "logprobs": None,
+                                 "finish_reason": "tool_calls" if calls else "stop"}],
+                    "usage": usage, "system_fingerprint": "stub"}
+
+        return app
+
+    async def _stream(self, cid: str, created: int, text: str | None, calls, usage: dict, include_usage: bool):
+        def chunk(delta: dict, finish: str | None = None, **extra: Any) -> str:
+            payload = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": self.model,
+                       "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}], **extra}
+            return f"data: {json.dumps(payload)}\n\n"
+
+        yield chunk({"role": "assistant", "content": ""})
+        if calls:
+            for i, call in enumerate(calls):
+                yield chunk({"tool_calls": [{"index": i, **call}]})
+        else:
+            words = (text or "").split(" ")
+            for start in range(0, len(words), self.chunk_words):
+                piece = " ".join(words[start : start + self.chunk_words])
+                yield chunk({"content": piece if start == 0 else " " + piece})
+                if self.fail_mode == "midstream":
+                    raise RuntimeError(f"{self.model} broke mid-stream (injected)")
+                await asyncio.sleep(0)
+        yield chunk({}, "tool_calls" if calls else "stop")
+        if include_usage:
+            payload = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": self.model,
+                       "choices": [], "usage": usage}
+            yield f"data: {json.dumps(payload)}\n\n"
+        yield "data: [DONE]\n\n"
+
+    def _embed(self, text: str) -> list[float]:
+        """Deterministic bag-of-words hashing vector, unit norm: similar texts get similar vectors."""
+        vec = [0.0] * self.embedding_dim
+        for word in text.lower().split():
+            h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "big")
+            vec[h % self.embedding_dim] += 1.0
+        norm = sum(v * v for v in vec) ** 0.5 or 1.0
+        return [v / norm for v in vec]

@@ -1,0 +1,57 @@
+"""Shared fixtures: small real routers trained on real data subsets, and loopback OpenAI servers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from routellm_core.datadir import resolve_data_dir
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return resolve_data_dir()
+
+
+@pytest.fixture(scope="session")
+def alpaca_subset(data_dir):
+    """AlpacaEval records for 150 instructions (every generator): real pairwise data, quick to embed."""
+    from routellm_core.loaders import load_alpaca_eval
+
+    records = load_alpaca_eval(data_dir, annotators=["weighted_alpaca_eval_gpt4_turbo"])
+    prompts = sorted({r.prompt for r in records})[:150]
+    keep = set(prompts)
+    return [r for r in records if r.prompt in keep]
+
+
+@pytest.fixture(scope="session")
+def small_router_path(tmp_path_factory, alpaca_subset) -> Path:
+    """A real MF router (MiniLM embeddings) trained on ``alpaca_subset``, saved as a checkpoint."""
+    from routellm_core.routers.mf import MFRouter
+
+    path = tmp_path_factory.mktemp("routers") / "mf-small"
+    MFRouter(epochs=30, show_progress=False).fit(alpaca_subset).save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_router(small_router_path):
+    """The small MF router, loaded through the public API (cached: loaded once per session)."""
+    from routellm_core import load_router
+
+    return load_router(str(small_router_path))
+
+
+@pytest.fixture
+def openai_pair():
+    """Two real OpenAI-compatible servers on 127.0.0.1: ("strong-model", "weak-model")."""
+    from routellm_core.testing import OpenAIStubServer
+
+    with OpenAIStubServer(model="strong-model") as strong, OpenAIStubServer(model="weak-model") as weak:
+        yield strong, weak
