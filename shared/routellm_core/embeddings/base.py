@@ -100,37 +100,47 @@ class Embedder(ABC):
         while len(self._lru) > self.cache_size:
             self._lru.popitem(last=False)
 
-    # Disk cache: one safetensors file per batch of new texts, keys listed in its metadata-free
-    # companion index (a .npy of fixed-width key strings). No pickle anywhere.
+    # Disk cache: pairs of .npy files (fixed-width key strings, float32 vectors), loaded into memory
+    # once per process. Only bulk work (>= ``disk_min_batch`` new texts) is written, so serving
+    # single prompts never litters the cache with tiny files. No pickle anywhere.
+    disk_min_batch = 16
+
     def _disk_dir(self) -> Path:
         assert self.disk_cache_dir is not None
         path = self.disk_cache_dir / hashlib.sha256(self.model_id.encode()).hexdigest()[:16]
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    def _disk_index(self) -> dict[str, np.ndarray]:
+        if getattr(self, "_disk", None) is None:
+            self._disk: dict[str, np.ndarray] | None = {}
+            for index in sorted(self._disk_dir().glob("*.keys.npy")):
+                vec_file = index.with_name(index.name.replace(".keys.npy", ".vecs.npy"))
+                try:
+                    names = np.load(index, allow_pickle=False)
+                    vecs = np.load(vec_file, allow_pickle=False)
+                except (OSError, ValueError):
+                    continue  # a torn or foreign file: ignore it, the texts are simply embedded again
+                if len(names) == len(vecs):
+                    self._disk.update(zip(names.tolist(), vecs))
+        return self._disk  # type: ignore[return-value]
+
     def _disk_get(self, keys: list[str]) -> dict[str, np.ndarray]:
-        wanted = set(keys)
-        hits: dict[str, np.ndarray] = {}
-        for index in sorted(self._disk_dir().glob("*.keys.npy")):
-            names = np.load(index, allow_pickle=False)
-            vecs = np.load(index.with_name(index.name.replace(".keys.npy", ".vecs.npy")), allow_pickle=False)
-            for name, vec in zip(names.tolist(), vecs):
-                if name in wanted:
-                    hits[name] = vec
-        return hits
+        index = self._disk_index()
+        return {k: index[k] for k in keys if k in index}
 
     def _disk_put(self, new: dict[str, np.ndarray]) -> None:
-        if not new:
+        if len(new) < self.disk_min_batch:
             return
         folder = self._disk_dir()
         stem = hashlib.sha256("".join(sorted(new)).encode()).hexdigest()[:16]
         keys = np.array(list(new), dtype="U64")
         vecs = np.stack(list(new.values())).astype(np.float32)
-        tmp = folder / f".{stem}.tmp.npy"
-        np.save(tmp, vecs, allow_pickle=False)
-        tmp.replace(folder / f"{stem}.vecs.npy")
-        np.save(tmp, keys, allow_pickle=False)
-        tmp.replace(folder / f"{stem}.keys.npy")
+        for suffix, array in (("vecs", vecs), ("keys", keys)):  # keys last: a file pair is complete once keys exist
+            tmp = folder / f".{stem}.{suffix}.tmp.npy"
+            np.save(tmp, array, allow_pickle=False)
+            tmp.replace(folder / f"{stem}.{suffix}.npy")
+        self._disk_index().update(new)
 
 
 class CallableEmbedder(Embedder):

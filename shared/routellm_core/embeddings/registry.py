@@ -29,8 +29,10 @@ def get_embedder(spec: str | Embedder | None = None) -> Embedder:
 def _build(spec: str) -> Embedder:
     from .minilm import HFEncoderEmbedder
 
+    from ..datadir import default_cache_dir
+
     if spec in {"minilm", "all-MiniLM-L6-v2", "all-minilm-l6-v2"}:
-        return HFEncoderEmbedder()
+        return HFEncoderEmbedder(disk_cache_dir=default_cache_dir() / "embeddings")
     if spec.startswith("hf:"):
         return HFEncoderEmbedder(spec[3:])
     if spec.startswith("openai:"):

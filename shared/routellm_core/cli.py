@@ -1,0 +1,219 @@
+"""``routellm-core``: train, calibrate, route, download, info (+ evaluate and serve when installed).
+
+User errors print one line to stderr and exit with code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import InvalidInputError, RouteLLMError
+
+# Subcommands that live in their own packages: each module exposes register(subparsers).
+EXTENSIONS = ("routellm_core.evaluation.cli", "routellm_core.server.cli")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors exit 2 with one line (argparse's own convention, kept short)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _read_prompts(args: argparse.Namespace) -> list[str]:
+    prompts = list(args.prompt or [])
+    if getattr(args, "prompts_file", None):
+        path = Path(args.prompts_file)
+        if not path.is_file():
+            raise InvalidInputError(f"prompts file not found: {path}")
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError:
+                value = line
+            prompts.append(value["prompt"] if isinstance(value, dict) and "prompt" in value else str(value))
+    return prompts
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .decontaminate import benchmark_prompts, decontaminate
+    from .errors import DataError
+    from .loaders import load_dataset
+    from .training import default_router_path, train_router
+
+    data_dir = args.data_dir
+    records = []
+    for name in args.dataset:
+        part = load_dataset(name, data_dir)
+        print(f"loaded {len(part)} records from {name}", file=sys.stderr)
+        records += part
+    if args.limit:
+        records = records[: args.limit]
+    if not records:
+        raise InvalidInputError("no training records")
+    if not args.no_decontaminate:
+        try:
+            eval_prompts = benchmark_prompts(data_dir)
+        except (DataError, OSError):
+            eval_prompts = []
+            print("benchmark prompts not found: training data was not decontaminated", file=sys.stderr)
+        records, report = decontaminate(records, eval_prompts, embedder=args.embedder)
+        print(report, file=sys.stderr)
+    params = json.loads(args.params) if args.params else {}
+    if not isinstance(params, dict):
+        raise InvalidInputError("--params must be a JSON object")
+    if args.router in {"mf", "sw_ranking"}:
+        params.setdefault("embedder", args.embedder)
+    output = Path(args.output) if args.output else default_router_path(args.router)
+    try:
+        train_router(args.router, records, output=output, **params)
+    except TypeError as exc:
+        raise InvalidInputError(f"bad --params for router {args.router!r}: {exc}") from None
+    print(json.dumps({"router": args.router, "checkpoint": str(output), "records": len(records)}))
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from . import calibrate_threshold, load_router
+
+    prompts = _read_prompts(args)
+    if not prompts and args.benchmark:
+        from .decontaminate import benchmark_prompts
+
+        prompts = benchmark_prompts(args.data_dir, [args.benchmark])
+    if not prompts:
+        raise InvalidInputError("no calibration prompts: give --prompt, --prompts-file or --benchmark")
+    router = load_router(args.router)
+    threshold = calibrate_threshold(router, prompts, args.strong_fraction)
+    print(json.dumps({"router": args.router, "strong_fraction": args.strong_fraction, "threshold": threshold,
+                      "prompts": len(prompts)}))
+    return 0
+
+
+def cmd_route(args: argparse.Namespace) -> int:
+    from . import load_router
+    from .routers.base import check_prompts, check_threshold
+
+    prompts = _read_prompts(args)
+    if not prompts:
+        raise InvalidInputError("no prompt given: use --prompt TEXT or --prompts-file FILE")
+    check_prompts(prompts)
+    threshold = check_threshold(args.threshold)
+    router = load_router(args.router)
+    for decision in router.route_batch(prompts, threshold):
+        print(json.dumps(decision.to_dict()))
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from .datadir import default_cache_dir
+    from .download import download
+
+    dest = Path(args.dest) if args.dest else default_cache_dir() / "data"
+    done, skipped = download(args.sums, dest)
+    print(json.dumps({"dest": str(dest), "files": len(done), "without_upstream_url": skipped}))
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from . import __version__, router_names
+    from .datadir import default_cache_dir, resolve_data_dir
+    from .training import DEFAULT_DATASETS, default_router_path
+
+    try:
+        data_dir: str | None = str(resolve_data_dir(args.data_dir))
+    except RouteLLMError as exc:
+        data_dir = f"not found ({exc})"
+    info = {
+        "version": __version__, "routers": router_names(), "data_dir": data_dir,
+        "cache_dir": str(default_cache_dir()), "default_training_data": list(DEFAULT_DATASETS),
+        "default_checkpoints": {n: str(default_router_path(n)) for n in ("mf", "sw_ranking", "bert", "causal_llm")
+                                if (default_router_path(n) / "config.json").is_file()},
+    }
+    if args.router:
+        from .routers.checkpoint import read_config
+
+        path = Path(args.router)
+        info["checkpoint"] = read_config(path if path.exists() else default_router_path(args.router))
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="routellm-core", description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", help="data directory (default: $ROUTELLM_DATA_DIR or ../shared/data)")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("train", help="train a router on preference data and save a checkpoint")
+    p.add_argument("--router", default="mf", help="router kind: mf, sw_ranking, bert, causal_llm")
+    p.add_argument("--dataset", nargs="+", default=["alpaca_eval", "routerbench"],
+                   help="alpaca_eval, routerbench, mmlu, gsm8k, or .jsonl/.csv files")
+    p.add_argument("--output", help="checkpoint directory (default: the cache's default checkpoint)")
+    p.add_argument("--embedder", default="minilm", help="minilm, hf:/path, openai:text-embedding-3-small")
+    p.add_argument("--params", help="router constructor parameters as a JSON object")
+    p.add_argument("--limit", type=int, help="use only the first N records")
+    p.add_argument("--no-decontaminate", action="store_true", help="keep prompts that duplicate benchmark prompts")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("calibrate", help="threshold that sends a share of prompts to the strong model")
+    p.add_argument("--router", default="mf")
+    p.add_argument("--strong-fraction", type=float, default=0.5)
+    p.add_argument("--prompt", action="append", help="a calibration prompt (repeatable)")
+    p.add_argument("--prompts-file", help="text/JSONL file with one prompt per line")
+    p.add_argument("--benchmark", choices=["mt-bench", "mmlu", "gsm8k"], help="calibrate on a benchmark's prompts")
+    p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("route", help="routing decision(s) as JSON")
+    p.add_argument("--router", default="mf")
+    p.add_argument("--threshold", default="0.5", help="strong iff P(strong wins) >= threshold")
+    p.add_argument("--prompt", action="append", help="prompt to route (repeatable)")
+    p.add_argument("--prompts-file", help="text/JSONL file with one prompt per line")
+    p.set_defaults(func=cmd_route)
+
+    p = sub.add_parser("download", help="fetch the public data files at pinned commits (needs internet)")
+    p.add_argument("--sums", default=str(Path(__file__).with_name("data_sha256sums.txt")),
+                   help="SHA256SUMS file listing the files (default: the copy shipped with this package)")
+    p.add_argument("--dest", help="destination directory (default: <cache>/data)")
+    p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("info", help="version, routers, data and cache locations")
+    p.add_argument("--router", help="also show this checkpoint's config")
+    p.set_defaults(func=cmd_info)
+
+    for module in EXTENSIONS:
+        try:
+            importlib.import_module(module).register(sub)
+        except ModuleNotFoundError as exc:
+            if not (exc.name or "").startswith(module.rsplit(".", 1)[0]):
+                raise
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.data_dir and not Path(args.data_dir).is_dir():
+        print(f"routellm-core: error: data directory not found: {args.data_dir}", file=sys.stderr)
+        return 2
+    if args.data_dir:
+        import os
+
+        os.environ["ROUTELLM_DATA_DIR"] = args.data_dir
+    try:
+        return int(args.func(args) or 0)
+    except RouteLLMError as exc:
+        print(f"routellm-core: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
