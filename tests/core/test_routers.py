@@ -25,11 +25,11 @@ def roc_auc(labels, scores) -> float:
 
 @pytest.fixture(scope="module")
 def golden_split(data_dir):
-    """MMLU golden labels (the paper's augmentation data): train on 3,000 prompts, test on 1,000 others."""
+    """MMLU golden labels (the paper's augmentation data): train on 2,500 prompts, test on 900 others."""
     records = load_routellm_golden("mmlu", data_dir)
     prompts = sorted({r.prompt for r in records})
     random.Random(0).shuffle(prompts)
-    train_p, test_p = set(prompts[:3000]), set(prompts[3000:4000])
+    train_p, test_p = set(prompts[:2500]), set(prompts[2500:3400])
     train = [r for r in records if r.prompt in train_p]
     test = [r for r in records if r.prompt in test_p and r.label.value != "tie"]
     return train, test
@@ -59,7 +59,8 @@ def test_router_beats_chance_on_held_out_golden_labels(trained, golden_split, na
 
 def test_random_router_is_at_chance(golden_split):
     _, test = golden_split
-    assert 0.4 < _auc_on(RandomRouter(seed=1), test) < 0.6
+    mean_auc = np.mean([_auc_on(RandomRouter(seed=seed), test) for seed in range(20)])
+    assert 0.45 < mean_auc < 0.55
 
 
 @pytest.mark.parametrize("name", ["mf", "sw_ranking"])

@@ -63,13 +63,20 @@ class OpenAIStubServer:
 
     Attributes you may change while it runs: ``fail_mode`` (None, "error" -> HTTP 500,
     "midstream" -> a stream that breaks after its first chunk, "slow" -> wait ``delay`` seconds
-    first), ``delay``, ``responder``. ``requests`` lists the JSON bodies received.
+    first), ``delay``, ``responder``, ``json_responder`` (JSON-mode object), ``arguments_responder``
+    (tool-call arguments). ``requests`` lists the JSON bodies received.
     """
 
     def __init__(self, model: str = "stub-model", responder: Responder | None = None, api_key: str | None = None,
-                 host: str = "127.0.0.1", port: int = 0, chunk_words: int = 1, embedding_dim: int = 64) -> None:
+                 host: str = "127.0.0.1", port: int = 0, chunk_words: int = 1, embedding_dim: int = 64,
+                 json_responder: Callable[[dict[str, Any]], Any] | None = None,
+                 arguments_responder: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None) -> None:
         self.model = model
         self.responder = responder or (lambda body: f"Answer from {self.model}: {self._last_user_text(body)[:80]}")
+        # Optional hooks (default: the built-in behaviour): the object returned in JSON mode
+        # (response_format json_object), and tool-call arguments from (request body, function spec).
+        self.json_responder = json_responder
+        self.arguments_responder = arguments_responder
         self.api_key = api_key
         self.host, self.port = host, port
         self.chunk_words = chunk_words
@@ -136,7 +143,10 @@ class OpenAIStubServer:
             wanted = choice.get("function", {}).get("name")
             tool = next((t for t in tools if t.get("function", {}).get("name") == wanted), tool)
         fn = tool.get("function", {})
-        args = _sample_from_schema(fn.get("parameters", {"type": "object", "properties": {}}))
+        if self.arguments_responder is not None:
+            args = self.arguments_responder(body, fn)
+        else:
+            args = _sample_from_schema(fn.get("parameters", {"type": "object", "properties": {}}))
         return [{"id": f"call_{uuid.uuid4().hex[:12]}", "type": "function",
                  "function": {"name": fn.get("name", "tool"), "arguments": json.dumps(args)}}]
 
@@ -145,6 +155,8 @@ class OpenAIStubServer:
         if fmt.get("type") == "json_schema":
             return json.dumps(_sample_from_schema(fmt.get("json_schema", {}).get("schema", {}))), None
         if fmt.get("type") == "json_object":
+            if self.json_responder is not None:
+                return json.dumps(self.json_responder(body)), None
             return json.dumps({"answer": self.responder(body)}), None
         calls = self._tool_call(body)
         if calls:
