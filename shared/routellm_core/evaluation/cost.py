@@ -1,0 +1,194 @@
+"""What routing saves: per-token prices, token counts per item, cost saving at 95 % of strong quality.
+
+Each item costs ``in_tokens * input_price + out_tokens * output_price`` on the model it is routed
+to; the saving of a router is ``1 - cost / cost(all strong)`` at the cheapest of its thresholds
+whose quality reaches ``quality_fraction`` (default 95 %) of the all-strong quality. Token counts
+use the local MiniLM WordPiece tokenizer (no network), an approximation of each API's own count.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from ..errors import DataError, InvalidInputError
+from ..models import STRONG_MODEL, WEAK_MODEL, canonical_model_name
+from .benchmarks import Benchmark
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per million input and output tokens."""
+
+    input_per_million: float
+    output_per_million: float
+
+    def __post_init__(self) -> None:
+        for v in (self.input_per_million, self.output_per_million):
+            if not (isinstance(v, (int, float)) and np.isfinite(v) and v >= 0):
+                raise InvalidInputError(f"prices must be finite numbers >= 0, got {v!r}")
+
+
+# The paper's estimates (section 5.4): GPT-4 $24.7 and Mixtral-8x7B $0.24 per million tokens.
+PAPER_PRICES: dict[str, Price] = {STRONG_MODEL: Price(24.7, 24.7), WEAK_MODEL: Price(0.24, 0.24)}
+
+
+def parse_price(text: str) -> tuple[str, Price]:
+    """``MODEL=IN[,OUT]`` (USD per million tokens; OUT defaults to IN) -> (canonical model, Price)."""
+    model, sep, values = str(text).rpartition("=")
+    try:
+        parts = [float(v) for v in values.split(",")]
+    except ValueError:
+        parts = []
+    if not sep or not model.strip() or len(parts) not in (1, 2):
+        raise InvalidInputError(f"bad price {text!r}: use MODEL=INPUT_USD_PER_M[,OUTPUT_USD_PER_M]")
+    return canonical_model_name(model), Price(parts[0], parts[-1])
+
+
+def resolve_prices(benchmark: Benchmark, prices: Mapping[str, Price] | None = None) -> tuple[Price, Price]:
+    """(strong price, weak price) for the benchmark's pair: overrides first, then the paper's defaults."""
+    table = {**PAPER_PRICES, **{canonical_model_name(k): v for k, v in (prices or {}).items()}}
+    out = []
+    for model in (benchmark.strong_model, benchmark.weak_model):
+        key = canonical_model_name(model)
+        if key not in table:
+            raise DataError(f"no price for model {model!r}: pass --price '{model}=INPUT,OUTPUT' (USD per million tokens)")
+        out.append(table[key])
+    return out[0], out[1]
+
+
+@lru_cache(maxsize=1)
+def _tokenizer():
+    try:
+        from tokenizers import Tokenizer
+
+        from ..embeddings.minilm import minilm_model_dir
+
+        tok = Tokenizer.from_file(str(minilm_model_dir() / "tokenizer.json"))
+    except Exception:  # noqa: BLE001 - no local tokenizer: fall back to the regex count
+        return None
+    tok.no_truncation()
+    tok.no_padding()
+    return tok
+
+
+_WORD = re.compile(r"\w+|[^\w\s]")
+
+
+def count_tokens(texts: Sequence[str]) -> np.ndarray:
+    """Approximate token count of each text (MiniLM WordPiece; words+punctuation if unavailable)."""
+    texts = list(texts)
+    tok = _tokenizer()
+    if tok is None:
+        return np.array([len(_WORD.findall(t)) for t in texts], dtype=np.int64)
+    out = np.empty(len(texts), dtype=np.int64)
+    for start in range(0, len(texts), 1024):
+        batch = tok.encode_batch(texts[start : start + 1024], add_special_tokens=False)
+        out[start : start + len(batch)] = [len(e.ids) for e in batch]
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class ItemCosts:
+    """USD per item on the strong and on the weak model, and the token counts behind them."""
+
+    strong: np.ndarray
+    weak: np.ndarray
+    tokens: dict[str, dict[str, np.ndarray]]
+
+    @property
+    def all_strong(self) -> float:
+        return float(self.strong.sum())
+
+    @property
+    def all_weak(self) -> float:
+        return float(self.weak.sum())
+
+    def routed(self, strong_mask: np.ndarray) -> float:
+        return float(np.where(np.asarray(strong_mask, dtype=bool), self.strong, self.weak).sum())
+
+
+def token_counts(benchmark: Benchmark) -> dict[str, dict[str, np.ndarray]]:
+    """Input/output tokens per item for each role (``{"strong": {"input": ..., "output": ...}, ...}``)."""
+    shared_in = count_tokens(benchmark.prompts) if not benchmark.input_texts else None
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for role in ("strong", "weak"):
+        ins = count_tokens(benchmark.input_texts[role]) if benchmark.input_texts else shared_in
+        if benchmark.output_texts:
+            outs = count_tokens(benchmark.output_texts[role])
+        else:
+            outs = np.full(benchmark.n, int(benchmark.default_output_tokens), dtype=np.int64)
+        out[role] = {"input": ins, "output": outs}
+    return out
+
+
+def item_costs(benchmark: Benchmark, prices: Mapping[str, Price] | None = None,
+               tokens: dict[str, dict[str, np.ndarray]] | None = None) -> ItemCosts:
+    """Per-item USD cost on each model, from prices (paper's defaults unless overridden) and token counts."""
+    strong_price, weak_price = resolve_prices(benchmark, prices)
+    tokens = tokens or token_counts(benchmark)
+
+    def usd(role: str, price: Price) -> np.ndarray:
+        t = tokens[role]
+        return (t["input"] * price.input_per_million + t["output"] * price.output_per_million) / 1e6
+
+    return ItemCosts(usd("strong", strong_price), usd("weak", weak_price), tokens)
+
+
+@dataclass(frozen=True)
+class CostSaving:
+    """The cheapest operating point reaching ``quality_fraction`` of all-strong quality."""
+
+    quality_fraction: float
+    target: float
+    reached: bool
+    strong_pct: float
+    performance: float
+    cost: float
+    all_strong_cost: float
+
+    @property
+    def saving(self) -> float:
+        """Fraction of the all-strong cost saved (0.85 = 85 % cheaper)."""
+        if not self.reached or self.all_strong_cost <= 0:
+            return float("nan")
+        return 1.0 - self.cost / self.all_strong_cost
+
+    def to_dict(self) -> dict:
+        return {"quality_fraction": self.quality_fraction, "target": self.target, "reached": self.reached,
+                "strong_pct": self.strong_pct, "performance": self.performance, "cost_usd": self.cost,
+                "all_strong_cost_usd": self.all_strong_cost, "saving": self.saving}
+
+    @staticmethod
+    def mean(items: Sequence[CostSaving]) -> CostSaving:
+        """Mean over seeds of the random router (reached only if every seed reached the target)."""
+        first = items[0]
+        return CostSaving(first.quality_fraction, first.target, all(c.reached for c in items),
+                          float(np.mean([c.strong_pct for c in items])), float(np.mean([c.performance for c in items])),
+                          float(np.mean([c.cost for c in items])), first.all_strong_cost)
+
+
+def cost_saving(scores: np.ndarray, benchmark: Benchmark, costs: ItemCosts, quality_fraction: float = 0.95) -> CostSaving:
+    """Cheapest threshold of the router whose quality is >= ``quality_fraction`` * all-strong quality."""
+    if not 0 < quality_fraction <= 1:
+        raise InvalidInputError(f"quality fraction must be in (0, 1], got {quality_fraction!r}")
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    n = benchmark.n
+    order = np.argsort(-s, kind="stable")
+    ss = s[order]
+    ends = np.flatnonzero(np.r_[ss[1:] != ss[:-1], True])
+    gain = np.cumsum((benchmark.strong_scores - benchmark.weak_scores)[order])
+    extra = np.cumsum((costs.strong - costs.weak)[order])
+    perf = benchmark.weak_performance + np.r_[0.0, gain[ends]] / n
+    cost = costs.all_weak + np.r_[0.0, extra[ends]]
+    pct = np.r_[0.0, (ends + 1) / n * 100.0]
+    target = quality_fraction * benchmark.strong_performance
+    ok = np.flatnonzero(perf >= target - 1e-9 * max(1.0, abs(target)))
+    if ok.size == 0:
+        return CostSaving(quality_fraction, target, False, float("nan"), float("nan"), float("nan"), costs.all_strong)
+    best = int(ok[np.argmin(cost[ok])])
+    return CostSaving(quality_fraction, target, True, float(pct[best]), float(perf[best]), float(cost[best]), costs.all_strong)

@@ -1,0 +1,374 @@
+"""Evaluate routers on one benchmark: scores (cached), the paper's curve and metrics, cost, optimum.
+
+Routers are given as a registered name (``random``, ``mf``, ``sw_ranking``, ``bert``, ...), a
+checkpoint directory, a :class:`Router` object, or ``oracle``. ``random`` is evaluated over
+several seeds and its metrics averaged, as a single random draw on 72 MT-Bench items is noisy.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidInputError, RouteLLMError
+from ..models import canonical_model_name
+from ..records import PreferenceRecord
+from ..routers.base import Router, StrongWeakPair
+from ..routers.random_router import RandomRouter
+from .benchmarks import Benchmark
+from .cache import ScoreCache, router_fingerprint
+from .cost import CostSaving, ItemCosts, Price, cost_saving, item_costs, token_counts
+from .crossfit import FoldReport, cross_fit_scores
+from .metrics import Curve, CurveMetrics, curve_metrics, exact_curve, mean_curve, optimal_curve, quantile_curve
+from .oracle import OracleRouter
+
+RouterSpec = str | os.PathLike[str] | Router
+Log = Callable[[str], None]
+
+
+def stderr_log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass(eq=False)
+class RouterResult:
+    """One router on one benchmark. For ``random`` everything is the mean over seeds."""
+
+    name: str
+    curve: Curve
+    metrics: CurveMetrics
+    exact_metrics: CurveMetrics
+    cost: CostSaving | None
+    source: str = "computed"  # computed | cache | cross-fit
+    seconds: float = 0.0
+    seeds: int = 1
+    apgr_std: float | None = None
+    scores: np.ndarray | None = None
+    folds: list[FoldReport] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"router": self.name, "source": self.source, "seconds": round(self.seconds, 3), "seeds": self.seeds,
+               "metrics": self.metrics.to_dict(), "exact_metrics": self.exact_metrics.to_dict(),
+               "cost_saving": self.cost.to_dict() if self.cost else None, "curve": self.curve.to_dict()}
+        if self.apgr_std is not None:
+            out["apgr_std"] = self.apgr_std
+        if self.folds:
+            out["cross_fit"] = [f.to_dict() for f in self.folds]
+        return out
+
+
+@dataclass(eq=False)
+class BenchmarkResult:
+    """Every router on one benchmark, with the weak/strong/optimal references."""
+
+    benchmark: Benchmark
+    routers: list[RouterResult]
+    optimal: Curve
+    optimal_metrics: CurveMetrics
+    optimal_cost: CostSaving | None
+    costs: ItemCosts | None
+    num_results: int
+    quality_fraction: float
+    prices: dict[str, Price] = field(default_factory=dict)
+    plot_path: Path | None = None
+
+    @property
+    def weak(self) -> float:
+        return self.benchmark.weak_performance
+
+    @property
+    def strong(self) -> float:
+        return self.benchmark.strong_performance
+
+    def router(self, name: str) -> RouterResult:
+        for r in self.routers:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        b = self.benchmark
+        return {
+            "benchmark": b.name, "items": b.n, "unit": b.unit, "dropped_contaminated": b.dropped_contaminated,
+            "strong_model": b.strong_model, "weak_model": b.weak_model, "strong_performance": self.strong,
+            "weak_performance": self.weak, "num_results": self.num_results, "quality_fraction": self.quality_fraction,
+            "optimal": {"metrics": self.optimal_metrics.to_dict(), "curve": self.optimal.to_dict(),
+                        "cost_saving": self.optimal_cost.to_dict() if self.optimal_cost else None},
+            "cost": None if self.costs is None else {
+                "all_strong_usd": self.costs.all_strong, "all_weak_usd": self.costs.all_weak,
+                "prices_usd_per_million": {m: [p.input_per_million, p.output_per_million] for m, p in self.prices.items()},
+                "tokens": {role: {k: int(v.sum()) for k, v in d.items()} for role, d in self.costs.tokens.items()}},
+            "routers": [r.to_dict() for r in self.routers],
+            "plot": str(self.plot_path) if self.plot_path else None,
+        }
+
+
+@contextmanager
+def embedding_disk_cache(directory: str | os.PathLike[str] | None, embedders: Sequence[Any] = ("minilm",)) -> Iterator[None]:
+    """Let the shared embedders keep vectors on disk for the duration (then restore them).
+
+    Benchmark prompts (14k for MMLU) are embedded once per machine instead of once per router and
+    run; the embedder's own disk format (``.npy``, no pickle) is used.
+    """
+    if directory is None:
+        yield
+        return
+    from ..embeddings import get_embedder
+
+    changed = []
+    for spec in embedders:
+        try:
+            emb = get_embedder(spec)
+        except RouteLLMError:
+            continue  # embedder not installed: routers needing it will say so themselves
+        if getattr(emb, "disk_cache_dir", None) is None and hasattr(emb, "disk_cache_dir"):
+            emb.disk_cache_dir = Path(directory)
+            changed.append(emb)
+    try:
+        yield
+    finally:
+        for emb in changed:
+            emb.disk_cache_dir = None
+
+
+def _checkpoint_of(spec: RouterSpec) -> Path | None:
+    if isinstance(spec, Router):
+        return None
+    text = str(spec).strip()
+    from ..routers.registry import router_names
+
+    if text in router_names():
+        from ..training import default_router_path
+
+        return default_router_path(text)
+    path = Path(text).expanduser()
+    return path if path.exists() else None
+
+
+def _label(spec: RouterSpec, router: Router) -> str:
+    if isinstance(spec, Router):
+        return getattr(spec, "name", type(spec).__name__)
+    text = str(spec).strip()
+    path = Path(text)
+    return path.name if (os.sep in text or path.exists()) else text
+
+
+def _align_pair(router: Router, benchmark: Benchmark, log: Log) -> Router:
+    """Point a multi-model router at the benchmark's strong/weak pair when it knows both models."""
+    if not isinstance(router, StrongWeakPair):
+        return router
+    s, w = canonical_model_name(benchmark.strong_model), canonical_model_name(benchmark.weak_model)
+    if (router.strong_model, router.weak_model) == (s, w):
+        return router
+    models = list(getattr(router, "models_", []))
+    if s in models and w in models:
+        aligned = copy.copy(router)
+        aligned.strong_model, aligned.weak_model = s, w
+        return aligned
+    log(f"note: router {router.name!r} was not trained on {s} / {w}; it scores its own pair "
+        f"({router.strong_model} / {router.weak_model})")
+    return router
+
+
+def _data_signature(data_dir: str | os.PathLike[str] | None) -> str:
+    """Names and sizes of the default training files, so cross-fit caches follow data changes."""
+    from ..datadir import resolve_data_dir
+    from ..training import DEFAULT_DATASETS
+
+    root = resolve_data_dir(data_dir)
+    parts = [",".join(DEFAULT_DATASETS)]
+    for name in DEFAULT_DATASETS:
+        folder = root / name
+        if folder.is_dir():
+            parts += [f"{p.relative_to(root)}:{p.stat().st_size}" for p in sorted(folder.rglob("*")) if p.is_file()]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+class Evaluator:
+    """Evaluates routers on benchmarks, sharing caches (scores, tokens, base training data) across them."""
+
+    def __init__(self, *, num_results: int = 10, random_seeds: int = 20, cross_fit: int | None = None,
+                 cross_fit_seed: int = 0, cache: ScoreCache | None = None, prices: Mapping[str, Price] | None = None,
+                 quality_fraction: float = 0.95, data_dir: str | os.PathLike[str] | None = None,
+                 base_records: Sequence[PreferenceRecord] | None = None, with_cost: bool = True,
+                 log: Log | None = stderr_log) -> None:
+        if int(num_results) < 1:
+            raise InvalidInputError(f"--num-results must be >= 1, got {num_results!r}")
+        if int(random_seeds) < 1:
+            raise InvalidInputError(f"--random-seeds must be >= 1, got {random_seeds!r}")
+        if cross_fit is not None and int(cross_fit) < 2:
+            raise InvalidInputError(f"--cross-fit needs K >= 2 folds, got {cross_fit!r}")
+        if not 0 < float(quality_fraction) <= 1:
+            raise InvalidInputError(f"quality fraction must be in (0, 1], got {quality_fraction!r}")
+        self.num_results = int(num_results)
+        self.random_seeds = int(random_seeds)
+        self.cross_fit = int(cross_fit) if cross_fit else None
+        self.cross_fit_seed = int(cross_fit_seed)
+        self.cache = cache
+        self.prices = dict(prices or {})
+        self.quality_fraction = float(quality_fraction)
+        self.data_dir = data_dir
+        self._base_records = list(base_records) if base_records is not None else None
+        self.with_cost = with_cost
+        self.log = log or (lambda _msg: None)
+
+    # --- shared inputs -----------------------------------------------------------------------
+    def base_records(self) -> list[PreferenceRecord]:
+        """The default training data (decontaminated), loaded once for all cross-fitted routers."""
+        if self._base_records is None:
+            from ..training import default_training_records
+
+            self.log("loading the default training data for cross-fitting (decontaminated against the benchmarks)")
+            self._base_records = default_training_records(self.data_dir, verbose=False)
+        return self._base_records
+
+    def _costs(self, bench: Benchmark, bench_hash: str) -> ItemCosts | None:
+        if not self.with_cost:
+            return None
+        tokens = None
+        key = "tokens-minilm-wordpiece-v1"
+        if self.cache is not None:
+            hit = self.cache.get(bench.name, bench_hash, "tokens", key, bench.n)
+            if hit is not None and hit.shape == (bench.n, 4):
+                tokens = {"strong": {"input": hit[:, 0], "output": hit[:, 1]}, "weak": {"input": hit[:, 2], "output": hit[:, 3]}}
+        if tokens is None:
+            tokens = token_counts(bench)
+            if self.cache is not None:
+                arr = np.stack([tokens["strong"]["input"], tokens["strong"]["output"], tokens["weak"]["input"],
+                                tokens["weak"]["output"]], axis=1).astype(np.int64)
+                self.cache.put(bench.name, bench_hash, "tokens", key, arr, {"what": "token counts (strong in/out, weak in/out)"})
+        return item_costs(bench, self.prices, tokens)
+
+    # --- scoring -------------------------------------------------------------------------------
+    def _score(self, router: Router, label: str, checkpoint: Path | None, bench: Benchmark,
+               bench_hash: str) -> tuple[np.ndarray, str]:
+        key = router_fingerprint(router, checkpoint) if self.cache is not None else None
+        if key is not None:
+            hit = self.cache.get(bench.name, bench_hash, label, key, bench.n)
+            if hit is not None:
+                return hit.astype(np.float64), "cache"
+        self.log(f"scoring {bench.n} {bench.name} prompts with {label} ...")
+        embedder = getattr(router, "embedder", None)
+        extra = [embedder] if embedder is not None and not isinstance(embedder, str) else []
+        with embedding_disk_cache(self.cache.embedding_dir if self.cache else None, ["minilm", *extra]):
+            scores = np.asarray(router.predict_proba(bench.prompts), dtype=np.float64)
+        if key is not None:
+            self.cache.put(bench.name, bench_hash, label, key, scores,
+                           {"router": label, "class": type(router).__qualname__, "params": router.get_params(),
+                            "checkpoint": str(checkpoint) if checkpoint else None})
+        return scores, "computed"
+
+    def _cross_fit(self, router: Router, label: str, bench: Benchmark, bench_hash: str) -> tuple[np.ndarray, list[FoldReport]]:
+        params = router.get_params()
+        key = hashlib.sha256(json.dumps({"class": f"{type(router).__module__}.{type(router).__qualname__}",
+                                         "params": params, "k": self.cross_fit, "seed": self.cross_fit_seed,
+                                         "data": _data_signature(self.data_dir) if self._base_records is None else
+                                         f"custom:{len(self._base_records)}", "v": 1},
+                                        sort_keys=True, default=str).encode()).hexdigest()
+        cache_label = f"{label}-crossfit{self.cross_fit}"
+        if self.cache is not None:
+            hit = self.cache.get(bench.name, bench_hash, cache_label, key, bench.n)
+            meta = self.cache.get_meta(bench.name, bench_hash, cache_label, key)
+            if hit is not None and meta is not None:
+                return hit.astype(np.float64), [FoldReport(**{**f, "groups": tuple(f["groups"])}) for f in meta.get("folds", [])]
+        cls = type(router)
+        with embedding_disk_cache(self.cache.embedding_dir if self.cache else None):
+            scores, _, reports = cross_fit_scores(lambda: cls(**params), bench, self.cross_fit, self.base_records(),
+                                                  seed=self.cross_fit_seed, log=self.log)
+        if self.cache is not None:
+            self.cache.put(bench.name, bench_hash, cache_label, key, scores,
+                           {"router": label, "class": cls.__qualname__, "cross_fit": self.cross_fit,
+                            "folds": [f.to_dict() for f in reports]})
+        return scores, reports
+
+    def _result(self, name: str, scores: np.ndarray, bench: Benchmark, costs: ItemCosts | None) -> RouterResult:
+        curve = quantile_curve(scores, bench.strong_scores, bench.weak_scores, self.num_results)
+        weak, strong = bench.weak_performance, bench.strong_performance
+        exact = exact_curve(scores, bench.strong_scores, bench.weak_scores)
+        return RouterResult(name, curve, curve_metrics(curve, weak, strong), curve_metrics(exact, weak, strong, "first"),
+                            cost_saving(scores, bench, costs, self.quality_fraction) if costs is not None else None,
+                            scores=scores)
+
+    def _random(self, bench: Benchmark, costs: ItemCosts | None) -> RouterResult:
+        runs = [self._result("random", RandomRouter(seed=s).predict_proba(bench.prompts), bench, costs)
+                for s in range(self.random_seeds)]
+        apgrs = [r.metrics.apgr for r in runs]
+        return RouterResult(
+            "random", mean_curve([r.curve for r in runs]), CurveMetrics.mean([r.metrics for r in runs]),
+            CurveMetrics.mean([r.exact_metrics for r in runs]),
+            CostSaving.mean([r.cost for r in runs]) if costs is not None else None,
+            seeds=self.random_seeds, apgr_std=float(np.std(apgrs)), scores=runs[0].scores)
+
+    def evaluate_router(self, spec: RouterSpec, bench: Benchmark, bench_hash: str | None = None,
+                        costs: ItemCosts | None = None) -> RouterResult:
+        """Scores, curve, metrics and cost saving of one router on one benchmark."""
+        bench_hash = bench_hash or bench.fingerprint()
+        start = time.perf_counter()
+        if isinstance(spec, str) and spec.strip() == "random":
+            result = self._random(bench, costs)
+        elif isinstance(spec, str) and spec.strip() == "oracle":
+            result = self._result("oracle", OracleRouter(bench).predict_proba(bench.prompts), bench, costs)
+        else:
+            from ..routers.registry import load_router
+
+            with embedding_disk_cache(self.cache.embedding_dir if self.cache else None):
+                router = load_router(spec)  # may train a default router once (embeddings land in the disk cache)
+            router = _align_pair(router, bench, self.log)
+            label = _label(spec, router)
+            if self.cross_fit and router.trainable:
+                scores, folds = self._cross_fit(router, label, bench, bench_hash)
+                result = self._result(label, scores, bench, costs)
+                result.source, result.folds = f"cross-fit {self.cross_fit}", folds
+            else:
+                if self.cross_fit:
+                    self.log(f"note: {label} is not trainable; scored without cross-fitting")
+                scores, source = self._score(router, label, _checkpoint_of(spec), bench, bench_hash)
+                result = self._result(label, scores, bench, costs)
+                result.source = source
+        result.seconds = time.perf_counter() - start
+        return result
+
+    def evaluate(self, bench: Benchmark, routers: Sequence[RouterSpec]) -> BenchmarkResult:
+        """Every router on ``bench`` plus the weak/strong/optimal references."""
+        if not routers:
+            raise InvalidInputError("name at least one router to evaluate")
+        bench_hash = bench.fingerprint()
+        self.log(bench.describe())
+        costs = self._costs(bench, bench_hash)
+        results: list[RouterResult] = []
+        for spec in routers:
+            result = self.evaluate_router(spec, bench, bench_hash, costs)
+            if any(r.name == result.name for r in results):
+                result.name = f"{result.name}#{len(results)}"
+            results.append(result)
+            self.log(f"  {result.name}: APGR {result.metrics.apgr:.3f} ({result.source}, {result.seconds:.1f}s)")
+        optimal = optimal_curve(bench.strong_scores, bench.weak_scores, whole_calls=bench.optimal_whole_calls)
+        oracle_cost = (cost_saving(OracleRouter(bench).predict_proba(bench.prompts), bench, costs, self.quality_fraction)
+                       if costs is not None else None)
+        from .cost import resolve_prices
+
+        prices = {}
+        if costs is not None:
+            sp, wp = resolve_prices(bench, self.prices)
+            prices = {bench.strong_model: sp, bench.weak_model: wp}
+        return BenchmarkResult(bench, results, optimal, curve_metrics(optimal, bench.weak_performance, bench.strong_performance),
+                               oracle_cost, costs, self.num_results, self.quality_fraction, prices)
+
+
+def evaluate_benchmark(benchmark: Benchmark, routers: Sequence[RouterSpec], **kwargs) -> BenchmarkResult:
+    """Convenience wrapper: ``Evaluator(**kwargs).evaluate(benchmark, routers)``."""
+    return Evaluator(**kwargs).evaluate(benchmark, routers)
+
+
+__all__ = ["Evaluator", "evaluate_benchmark", "BenchmarkResult", "RouterResult", "embedding_disk_cache"]

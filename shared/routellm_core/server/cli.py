@@ -1,0 +1,66 @@
+"""``routellm-core serve --config FILE``: run the routing server with uvicorn (loopback by default).
+
+Imports nothing heavy until the command runs, so ``routellm-core --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+
+from ..errors import InvalidInputError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("serve", help="OpenAI-compatible routing server (FastAPI + uvicorn)")
+    p.add_argument("--config", required=True, help="server config file (.yaml, .yml, .toml or .json)")
+    p.add_argument("--host", default=None, help="address to bind (default: the config's host, 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default: the config's port, 6060)")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.set_defaults(func=handler)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket, or a one-line error naming the address."""
+    if not 0 <= port <= 65535:
+        raise InvalidInputError(f"port must be in 0..65535, got {port}")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise InvalidInputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+def handler(args: argparse.Namespace) -> int:
+    from .config import load_config
+
+    config = load_config(args.config)
+    try:
+        import uvicorn
+
+        from .app import create_app
+    except ModuleNotFoundError as exc:
+        raise InvalidInputError(f"serve needs the server extra ({exc.name} is missing): "
+                                "pip install 'routellm-plugin[server]'") from None
+    host = args.host or config.host
+    port = config.port if args.port is None else args.port
+    sock = bind(host, port)
+    # One process = one server: size torch's thread pool so scoring leaves a core to the event loop
+    # (an explicit $ROUTELLM_TORCH_THREADS wins). Oversubscribed torch threads made routing ~10x slower
+    # on a busy 2-core machine.
+    threads = config.torch_threads or max(1, (os.cpu_count() or 2) - 1)
+    os.environ.setdefault("ROUTELLM_TORCH_THREADS", str(threads))
+    app = create_app(config)
+    if host not in {"127.0.0.1", "localhost", "::1"}:
+        print(f"warning: listening on {host}, reachable from other machines", file=sys.stderr)
+    print(f"routing server on http://{host}:{sock.getsockname()[1]}/v1 "
+          f"(routers: {', '.join(config.routers)}; auth: {'on' if config.api_keys else 'off'})", file=sys.stderr)
+    server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, timeout_graceful_shutdown=5))
+    server.run(sockets=[sock])
+    return 0

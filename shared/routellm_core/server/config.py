@@ -1,0 +1,229 @@
+"""The routing server's configuration: upstream endpoints per role, routers, aliases, limits.
+
+Read from YAML, TOML or JSON and validated with pydantic. Secrets come from the environment
+(``api_key_env: OPENAI_API_KEY``) and are kept as ``SecretStr``, so they never show in a repr or log.
+
+    strong: {base_url: https://api.openai.com/v1, model: gpt-4o, api_key_env: OPENAI_API_KEY}
+    weak:   {base_url: http://127.0.0.1:8000/v1, model: llama-3-8b}
+    routers: {mf: mf}                              # key -> router name or checkpoint path
+    aliases: {balanced: {router: mf, threshold: 0.116}}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+
+Role = Literal["strong", "weak"]
+ROLES: tuple[Role, Role] = ("strong", "weak")
+_KEY_RE = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.-]*$")
+
+
+def _env_secret(var: str, where: str) -> SecretStr:
+    value = os.environ.get(var)
+    if not value:
+        raise ValueError(f"environment variable {var} (named by {where}) is not set")
+    return SecretStr(value)
+
+
+class UpstreamConfig(BaseModel):
+    """One OpenAI-compatible endpoint that answers for a role."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str = Field(description="e.g. https://api.openai.com/v1")
+    model: str = Field(min_length=1, description="model name sent upstream")
+    api_key: SecretStr | None = Field(None, description="prefer api_key_env; inline keys end up in files")
+    api_key_env: str | None = Field(None, description="environment variable holding the key")
+    timeout: float = Field(60.0, gt=0, description="seconds for a whole answer, or for a stream's first event "
+                                                   "and each gap between events")
+    connect_timeout: float = Field(5.0, gt=0)
+    max_connections: int = Field(256, ge=1)
+    keepalive_expiry: float = Field(4.0, ge=0, description="drop idle pooled connections sooner than the "
+                                                          "upstream would (uvicorn closes them after 5 s)")
+    headers: dict[str, str] = Field(default_factory=dict, description="extra non-secret headers sent upstream")
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _key_from_env(self) -> UpstreamConfig:
+        if self.api_key_env:
+            if self.api_key is not None:
+                raise ValueError("give api_key or api_key_env, not both")
+            self.api_key = _env_secret(self.api_key_env, "api_key_env")
+        return self
+
+
+class RouterSpec(BaseModel):
+    """A router to load: a registered name ("mf") or a checkpoint path, with constructor options."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(min_length=1)
+    options: dict[str, Any] = Field(default_factory=dict)
+    threshold: float | None = Field(None, description="default threshold, listed in /v1/models")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        return {"source": value} if isinstance(value, str) else value
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold(cls, value: float | None) -> float | None:
+        return None if value is None else _check_threshold(value)
+
+
+class AliasConfig(BaseModel):
+    """A model name clients may use instead of ``router-<router>-<threshold>``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    router: str
+    threshold: float
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        if isinstance(value, str):  # "router-mf-0.116"
+            rest = value.removeprefix("router-")
+            key, _, threshold = rest.rpartition("-")
+            if not key or rest == value:
+                raise ValueError(f"expected router-<router>-<threshold>, got {value!r}")
+            return {"router": key, "threshold": threshold}
+        return value
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold(cls, value: float) -> float:
+        return _check_threshold(value)
+
+
+def _check_threshold(value: float) -> float:
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"threshold must be in [0, 1], got {value}")
+    return value
+
+
+class ServerConfig(BaseModel):
+    """Everything ``create_app`` needs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(6060, ge=0, le=65535)
+    strong: UpstreamConfig
+    weak: UpstreamConfig
+    routers: dict[str, RouterSpec] = Field(min_length=1)
+    aliases: dict[str, AliasConfig] = Field(default_factory=dict)
+    fallback: bool = Field(True, description="when the chosen role fails, ask the other one")
+    api_keys: list[SecretStr] = Field(default_factory=list, description="bearer keys clients must send")
+    api_keys_env: str | None = Field(None, description="environment variable with comma-separated client keys")
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    max_batch: int = Field(32, ge=1, le=1024, description="prompts scored together by one router call")
+    routing_timeout: float = Field(30.0, gt=0, description="seconds a request may wait for its routing decision "
+                                                           "(queue included) before a 503")
+    warmup: bool = Field(True, description="score one prompt at startup so the first request is not slow")
+    embedding_disk_cache: bool = Field(False, description="let routers use the MiniLM embedder's disk cache "
+                                                         "(off: the server keeps prompt vectors in memory only)")
+    torch_threads: int | None = Field(None, ge=1, description="intra-op threads for router models when run by "
+                                     "`serve` (default: cores - 1, at least 1, leaving a core to the event loop)")
+    metrics_auth: bool = Field(False, description="require the client key for /metrics too")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _router_list(cls, value: Any) -> Any:
+        if isinstance(value, dict) and isinstance(value.get("routers"), list):  # routers: [mf, sw_ranking]
+            value = {**value, "routers": {str(name): str(name) for name in value["routers"]}}
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ServerConfig:
+        for key in self.routers:
+            if not _KEY_RE.match(key):
+                raise ValueError(f"router key {key!r} may hold only letters, digits, '_', '.', '-'")
+        for name, alias in self.aliases.items():
+            if alias.router not in self.routers:
+                raise ValueError(f"alias {name!r} names router {alias.router!r}, which is not in routers "
+                                 f"({', '.join(self.routers)})")
+            if name.startswith("router-"):
+                raise ValueError(f"alias {name!r} must not start with 'router-'")
+        if self.api_keys_env:
+            raw = _env_secret(self.api_keys_env, "api_keys_env").get_secret_value()
+            self.api_keys = self.api_keys + [SecretStr(k.strip()) for k in raw.split(",") if k.strip()]
+        return self
+
+    def upstream(self, role: Role) -> UpstreamConfig:
+        return self.strong if role == "strong" else self.weak
+
+
+def parse_config_text(text: str, fmt: str, where: str = "config") -> dict[str, Any]:
+    """Parse YAML, TOML or JSON text into a dict (one-line ConfigError on a syntax error)."""
+    try:
+        if fmt == "toml":
+            data: Any = tomllib.loads(text)
+        elif fmt == "json":
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except Exception as exc:  # yaml/toml/json each raise their own error types
+        detail = " ".join(str(exc).split())
+        raise ConfigError(f"{where} is not valid {fmt.upper()}: {detail}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} must hold a mapping at top level, got {type(data).__name__}")
+    return data
+
+
+def build_config(data: dict[str, Any], where: str = "config", base_dir: Path | None = None) -> ServerConfig:
+    """Validate a config mapping; relative checkpoint paths are taken relative to ``base_dir``."""
+    try:
+        config = ServerConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors()[:5]:
+            loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{loc}: {msg}")
+        more = f" (and {exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
+        raise ConfigError(f"{where}: " + "; ".join(problems) + more) from None
+    if base_dir is not None:
+        from ..routers.registry import router_names
+
+        for spec in config.routers.values():
+            candidate = base_dir / spec.source
+            if spec.source not in router_names() and not Path(spec.source).is_absolute() and candidate.exists():
+                spec.source = str(candidate.resolve())
+    return config
+
+
+def load_config(path: str | os.PathLike[str]) -> ServerConfig:
+    """Read and validate a config file (.yaml/.yml, .toml or .json)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    suffix = path.suffix.lower()
+    fmt = {".toml": "toml", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}.get(suffix)
+    if fmt is None:
+        raise ConfigError(f"config file {path} must end in .yaml, .yml, .toml or .json")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    return build_config(parse_config_text(text, fmt, str(path)), str(path), path.parent)

@@ -1,0 +1,64 @@
+"""``routellm-core evaluate``: table on stdout, JSON/CSV/Markdown/PNG files, exit 2 on user errors."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+
+from routellm_core.evaluation.cli import handler, main, register
+
+
+def test_register_adds_the_evaluate_subcommand():
+    parser = argparse.ArgumentParser(prog="routellm-core")
+    parser.add_argument("--data-dir")  # a global option of the main CLI must survive the subparser
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["--data-dir", "/x", "evaluate", "--benchmark", "all", "--routers", "random", "mf"])
+    assert args.func is handler and args.data_dir == "/x"
+    assert args.benchmark == ["all"] and args.routers == ["random", "mf"] and args.num_results == 10
+
+
+def test_evaluate_writes_table_results_and_plots(tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["evaluate", "-b", "mt-bench", "gsm8k", "-r", "random", "oracle", "-o", str(out),
+                 "--cache-dir", str(tmp_path / "cache"), "--random-seeds", "5"])
+    assert code == 0
+    stdout = capsys.readouterr().out
+    assert "== mt-bench: 72 items" in stdout and "== gsm8k: 1307 items" in stdout and "optimal" in stdout
+    results = json.loads((out / "results.json").read_text())
+    bench = {b["benchmark"]: b for b in results["benchmarks"]}
+    assert bench["mt-bench"]["routers"][0]["seeds"] == 5
+    assert 0.3 < bench["gsm8k"]["routers"][0]["metrics"]["apgr"] < 0.7
+    assert bench["gsm8k"]["routers"][1]["metrics"]["apgr"] > 0.9
+    assert bench["mt-bench"]["cost"]["prices_usd_per_million"]["gpt-4-1106-preview"] == [24.7, 24.7]
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert [(r["benchmark"], r["router"]) for r in rows] == [
+        ("mt-bench", "random"), ("mt-bench", "oracle"), ("mt-bench", "optimal"),
+        ("gsm8k", "random"), ("gsm8k", "oracle"), ("gsm8k", "optimal")]
+    assert (out / "mt-bench.png").read_bytes()[:4] == b"\x89PNG" and (out / "gsm8k.png").is_file()
+    md = (out / "results.md").read_text()
+    assert "| mt-bench | mf (paper only) | - | - | - | 13.40% | 31.31% | 0.802 | - |" in md
+
+
+def test_custom_correctness_table_and_price(tmp_path, capsys):
+    table = tmp_path / "mine.csv"
+    table.write_text("prompt,small,big\n" + "".join(f"question {i},{int(i % 3 == 0)},{int(i % 2 == 0)}\n" for i in range(60)))
+    code = main(["evaluate", "-b", str(table), "-r", "oracle", "random", "-o", str(tmp_path / "o"), "--no-cache",
+                 "--no-plot", "--price", "big=10,30", "--price", "small=1"])
+    assert code == 0
+    assert "== mine: 60 items" in capsys.readouterr().out
+    assert not (tmp_path / "o" / "mine.png").exists()
+
+
+def test_user_errors_exit_2_with_one_line(tmp_path, capsys):
+    cases = [
+        ["evaluate", "-b", "hellaswag", "-r", "random"],
+        ["evaluate", "-b", "mt-bench", "-r", "no_such_router", "--no-cache"],
+        ["evaluate", "-b", "mt-bench", "-r", "random", "--price", "gpt-4"],
+        ["evaluate", "-b", "mt-bench", "-r", "random", "--quality", "1.5"],
+        ["evaluate", "-b", "mt-bench", "-r", "random", "--cross-fit", "1"],
+    ]
+    for argv in cases:
+        assert main(argv + ["-o", str(tmp_path / "o")]) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1].startswith("error: ") and "Traceback" not in "".join(err)
