@@ -189,3 +189,16 @@ def test_token_counts_read_from_routed_raw(make_routed, split):
     response = make_routed(threshold=threshold).chat(user(low))
     prompt_tokens, completion_tokens = get_tokens_from_response(response)
     assert prompt_tokens == len(low.split()) and completion_tokens > 0
+
+
+def test_no_fallback_after_a_stream_has_started(make_routed, split, llm_pair):
+    """Chunks already yielded cannot be taken back: a break mid-stream is raised, not hidden."""
+    strong, weak, *_ = llm_pair
+    high, low, threshold = split
+    strong.fail_mode = "midstream"
+    chunks = []
+    with pytest.raises(Exception):  # noqa: B017 - the transport's own error type
+        for chunk in make_routed(threshold=threshold).stream_chat(user(high)):
+            chunks.append(chunk)
+    assert chunks and chunks[0].additional_kwargs["routellm"]["role"] == "strong"
+    assert weak.requests == []

@@ -180,8 +180,6 @@ class HFClassifierRouter(Router):
         config = json.loads(cfg_file.read_text(encoding="utf-8"))
         config.update({"router": self.name, "router_params": self.get_params(), "format_version": FORMAT_VERSION})
         cfg_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        for stale in path.glob("*.bin"):  # never leave pickled weights next to ours
-            stale.unlink()
         return path
 
     @classmethod
