@@ -9,10 +9,13 @@ import pytest
 from routellm_core.evaluation import load_benchmark
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    """Never touch the user's ~/.cache/routellm from these tests."""
-    monkeypatch.setenv("ROUTELLM_CACHE_DIR", str(tmp_path / "routellm-cache"))
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """Keep default routers, scores and embeddings of these tests out of the user's ~/.cache/routellm."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("ROUTELLM_CACHE_DIR", str(tmp_path_factory.mktemp("routellm-cache")))
+    yield
+    patch.undo()
 
 
 @pytest.fixture(scope="session")

@@ -62,3 +62,11 @@ def test_user_errors_exit_2_with_one_line(tmp_path, capsys):
         assert main(argv + ["-o", str(tmp_path / "o")]) == 2, argv
         err = capsys.readouterr().err.strip().splitlines()
         assert err[-1].startswith("error: ") and "Traceback" not in "".join(err)
+
+
+def test_prompts_file_with_a_correctness_table_is_a_user_error(tmp_path, capsys):
+    table = tmp_path / "t.csv"
+    table.write_text("prompt,a,b\nq1,1,0\nq2,0,1\nq3,1,1\n")
+    assert main(["evaluate", "-b", str(table), "-r", "random", "--prompts", str(table), "-o", str(tmp_path / "o"),
+                 "--no-cache"]) == 2
+    assert "judged-score tables" in capsys.readouterr().err

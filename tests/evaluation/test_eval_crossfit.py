@@ -112,3 +112,16 @@ def test_evaluator_cross_fits_a_real_router_and_caches_it(mmlu, small_sw_checkpo
     np.testing.assert_array_equal(again.scores, first.scores)
     assert [f.to_dict() for f in again.folds] == [f.to_dict() for f in first.folds]
     assert again.seconds < first.seconds
+
+
+class _NeedsArgs(Memorizer):
+    name = "needs_args"
+
+    def __init__(self, table):
+        self.table = table
+
+
+def test_cross_fit_of_a_router_that_cannot_be_rebuilt_is_a_clear_error(mmlu_small):
+    with pytest.raises(InvalidInputError, match="cannot cross-fit router 'needs_args'"):
+        Evaluator(cross_fit=2, cache=None, log=None, with_cost=False, base_records=[]).evaluate_router(
+            _NeedsArgs({}), mmlu_small)

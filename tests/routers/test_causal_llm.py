@@ -15,7 +15,7 @@ transformers = pytest.importorskip("transformers")
 pytest.importorskip("gguf")
 
 from routellm_core import load_router  # noqa: E402
-from routellm_core.errors import CheckpointError, InvalidInputError  # noqa: E402
+from routellm_core.errors import CheckpointError, DataError, InvalidInputError  # noqa: E402
 from routellm_core.models import STRONG_MODEL, WEAK_MODEL  # noqa: E402
 from routellm_core.records import PreferenceRecord  # noqa: E402
 from routellm_core.routers.bert import BertRouter  # noqa: E402
@@ -149,8 +149,11 @@ def test_default_backbone_is_located_not_imported():
 def test_bad_inputs(tiny_llama, fitted, tmp_path, toy_records):
     with pytest.raises(InvalidInputError, match="query"):
         CausalLLMRouter(instruction="no slot here")
+    short = tiny_router(tiny_llama, max_length=40)
     with pytest.raises(InvalidInputError, match="max_length"):
-        tiny_router(tiny_llama, max_length=40).fit(toy_records[:10])
+        short.fit(toy_records[:10])
+    with pytest.raises(DataError, match="not trained"):  # a failed fit leaves no half-made model behind
+        short.predict_proba(["hello"])
     with pytest.raises(CheckpointError, match="neither"):
         CausalLLMRouter(backbone=str(tmp_path)).backbone_source()
     with pytest.raises(InvalidInputError, match="single string"):

@@ -167,6 +167,9 @@ def load_benchmark(name: str, data_dir: PathLike | None = None, **kwargs) -> Ben
         columns = _columns(path)
         if {"model", "score"} <= set(columns):
             return load_judged_benchmark(path, **kwargs)
+        if kwargs.pop("prompts", None):
+            raise InvalidInputError(f"{path.name} is a correctness table (no model/score columns): "
+                                    f"a prompts file applies only to judged-score tables")
         return load_correctness_benchmark(path, **kwargs)
     if path.suffix in {".csv", ".jsonl", ".json"}:
         raise DataError(f"benchmark file not found: {path}")

@@ -21,21 +21,24 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``evaluate`` subcommand (``set_defaults(func=handler)``)."""
     p = subparsers.add_parser(
         "evaluate", help="evaluate routers on MT-Bench, MMLU, GSM8K or your own benchmark table",
-        description="Evaluate routers with the RouteLLM paper's procedure: performance vs. %% strong calls at the "
-                    "edges of quantile bins of router scores, CPT(20/50/80%%), AUC, APGR, cost saving, plots.",
+        description="Evaluate routers with the RouteLLM paper's procedure: performance vs. % strong calls at the "
+                    "edges of quantile bins of router scores, CPT(20/50/80%), AUC, APGR, cost saving, plots.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--benchmark", "-b", nargs="+", required=True, metavar="NAME",
                    help="mt-bench, mmlu, gsm8k, all, or a table: correctness .csv (prompt + 0/1 column per model) "
                         "or judged-score .jsonl/.csv (id, model, score)")
     p.add_argument("--routers", "-r", nargs="+", default=DEFAULT_ROUTERS, metavar="ROUTER",
                    help="router names (random, mf, sw_ranking, bert, causal_llm, oracle) or checkpoint directories")
-    p.add_argument("--output", "-o", default="eval_results", help="folder for results.json/.md, CSVs and plots")
+    p.add_argument("--output", "-o", default="results/evaluation", help="folder for results.json/.md, CSVs and plots")
     p.add_argument("--num-results", type=int, default=10, help="quantile bins of router scores (the paper: 10)")
     p.add_argument("--random-seeds", type=int, default=20, help="seeds the random router is averaged over")
     p.add_argument("--cross-fit", type=int, default=None, metavar="K",
                    help="train K routers on the default data + the benchmark's golden labels of the other folds "
                         "(folds grouped by MMLU domain / MT-Bench category) and score each prompt out-of-fold")
     p.add_argument("--cross-fit-seed", type=int, default=0, help="fold assignment seed (ungrouped benchmarks)")
+    p.add_argument("--cross-fit-by-item", action="store_true",
+                   help="random item folds even where the benchmark has domains/categories (the held-out "
+                        "domains are then seen in training, as with the paper's MMLU validation-split labels)")
     p.add_argument("--quality", type=float, default=0.95,
                    help="report the cost saving at this fraction of the strong model's quality")
     p.add_argument("--price", action="append", default=[], metavar="MODEL=IN[,OUT]",
@@ -93,7 +96,9 @@ def handler(args: argparse.Namespace) -> int:
     prices = dict(parse_price(p) for p in args.price)
     cache = None if args.no_cache else ScoreCache(getattr(args, "cache_dir", None))
     evaluator = Evaluator(num_results=args.num_results, random_seeds=args.random_seeds, cross_fit=args.cross_fit,
-                          cross_fit_seed=args.cross_fit_seed, cache=cache, prices=prices, quality_fraction=args.quality,
+                          cross_fit_seed=args.cross_fit_seed,
+                          cross_fit_grouped=not args.cross_fit_by_item, cache=cache, prices=prices,
+                          quality_fraction=args.quality,
                           data_dir=getattr(args, "data_dir", None), with_cost=not args.no_cost, log=stderr_log)
     start = time.perf_counter()
     benchmarks = _benchmarks(args)

@@ -56,7 +56,8 @@ def markdown_results(results: Sequence[BenchmarkResult]) -> str:
     for res in results:
         name = res.benchmark.name
         paper = PAPER_RESULTS.get(name, {})
-        rows = [(r.name + (f" ({r.seeds} seeds)" if r.seeds > 1 else ""), r.name, r.metrics, r.cost) for r in res.routers]
+        rows = [(r.name + (f" ({r.seeds} seeds)" if r.seeds > 1 else "") + (f" ({r.source})" if r.source.startswith("cross-fit")
+                 else ""), r.name, r.metrics, r.cost) for r in res.routers]
         rows.append(("optimal (oracle)", "optimal", res.optimal_metrics, res.optimal_cost))
         for label, key, m, cost in rows:
             p = paper.get(key)

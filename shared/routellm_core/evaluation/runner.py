@@ -199,7 +199,8 @@ class Evaluator:
     """Evaluates routers on benchmarks, sharing caches (scores, tokens, base training data) across them."""
 
     def __init__(self, *, num_results: int = 10, random_seeds: int = 20, cross_fit: int | None = None,
-                 cross_fit_seed: int = 0, cache: ScoreCache | None = None, prices: Mapping[str, Price] | None = None,
+                 cross_fit_seed: int = 0, cross_fit_grouped: bool = True, cache: ScoreCache | None = None,
+                 prices: Mapping[str, Price] | None = None,
                  quality_fraction: float = 0.95, data_dir: str | os.PathLike[str] | None = None,
                  base_records: Sequence[PreferenceRecord] | None = None, with_cost: bool = True,
                  log: Log | None = stderr_log) -> None:
@@ -215,6 +216,7 @@ class Evaluator:
         self.random_seeds = int(random_seeds)
         self.cross_fit = int(cross_fit) if cross_fit else None
         self.cross_fit_seed = int(cross_fit_seed)
+        self.cross_fit_grouped = bool(cross_fit_grouped)
         self.cache = cache
         self.prices = dict(prices or {})
         self.quality_fraction = float(quality_fraction)
@@ -273,19 +275,28 @@ class Evaluator:
         params = router.get_params()
         key = hashlib.sha256(json.dumps({"class": f"{type(router).__module__}.{type(router).__qualname__}",
                                          "params": params, "k": self.cross_fit, "seed": self.cross_fit_seed,
+                                         **({} if self.cross_fit_grouped else {"grouped": False}),
                                          "data": _data_signature(self.data_dir) if self._base_records is None else
                                          f"custom:{len(self._base_records)}", "v": 1},
                                         sort_keys=True, default=str).encode()).hexdigest()
-        cache_label = f"{label}-crossfit{self.cross_fit}"
+        cache_label = f"{label}-crossfit{self.cross_fit}{'' if self.cross_fit_grouped else '-items'}"
         if self.cache is not None:
             hit = self.cache.get(bench.name, bench_hash, cache_label, key, bench.n)
             meta = self.cache.get_meta(bench.name, bench_hash, cache_label, key)
             if hit is not None and meta is not None:
                 return hit.astype(np.float64), [FoldReport(**{**f, "groups": tuple(f["groups"])}) for f in meta.get("folds", [])]
         cls = type(router)
+        build = {**params}
+        if getattr(router, "embedder", None) is not None and not isinstance(router.embedder, str):
+            build["embedder"] = router.embedder  # a custom Embedder object is passed on, not its id
+        try:
+            cls(**build)
+        except TypeError as exc:
+            raise InvalidInputError(f"cannot cross-fit router {label!r}: a fresh {cls.__name__} cannot be built "
+                                    f"from its parameters ({exc})") from None
         with embedding_disk_cache(self.cache.embedding_dir if self.cache else None):
-            scores, _, reports = cross_fit_scores(lambda: cls(**params), bench, self.cross_fit, self.base_records(),
-                                                  seed=self.cross_fit_seed, log=self.log)
+            scores, _, reports = cross_fit_scores(lambda: cls(**build), bench, self.cross_fit, self.base_records(),
+                                                  seed=self.cross_fit_seed, group=self.cross_fit_grouped, log=self.log)
         if self.cache is not None:
             self.cache.put(bench.name, bench_hash, cache_label, key, scores,
                            {"router": label, "class": cls.__qualname__, "cross_fit": self.cross_fit,
@@ -329,7 +340,8 @@ class Evaluator:
             if self.cross_fit and router.trainable:
                 scores, folds = self._cross_fit(router, label, bench, bench_hash)
                 result = self._result(label, scores, bench, costs)
-                result.source, result.folds = f"cross-fit {self.cross_fit}", folds
+                by = "" if self.cross_fit_grouped or not bench.groups else " by item"
+                result.source, result.folds = f"cross-fit {self.cross_fit}{by}", folds
             else:
                 if self.cross_fit:
                     self.log(f"note: {label} is not trainable; scored without cross-fitting")

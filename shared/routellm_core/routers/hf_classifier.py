@@ -114,7 +114,11 @@ class HFClassifierRouter(Router):
                  self.name, len(targets.prompts), targets.n_pair_records, targets.n_related_records, device, threads)
         with tt.deterministic(self.seed):
             self._load_backbone(device)
-            ids = self._encode(targets.prompts)
+            try:
+                ids = self._encode(targets.prompts)
+            except BaseException:
+                self.model_ = None
+                raise
             target_t = torch.as_tensor(targets.targets, dtype=torch.float32)
             weight_t = torch.as_tensor(targets.weights, dtype=torch.float32)
             pad = self._pad_id()
@@ -130,7 +134,11 @@ class HFClassifierRouter(Router):
                                  weight_decay=self.weight_decay, warmup_fraction=self.warmup_fraction,
                                  val_fraction=self.val_fraction, patience=self.patience, seed=self.seed,
                                  show_progress=self.show_progress, desc=f"training {self.name}")
-            self.history_ = tt.train_loop(self.model_, batch_loss, [len(x) for x in ids], cfg)
+            try:
+                self.history_ = tt.train_loop(self.model_, batch_loss, [len(x) for x in ids], cfg)
+            except BaseException:
+                self.model_ = None  # never leave a half-trained model behind a failed fit
+                raise
         self.n_train_prompts_ = len(targets.prompts)
         self.val_loss_ = min(self.history_.val_loss)
         return self
@@ -178,7 +186,9 @@ class HFClassifierRouter(Router):
             self.tokenizer_.save_pretrained(str(path))
         cfg_file = path / "config.json"
         config = json.loads(cfg_file.read_text(encoding="utf-8"))
-        config.update({"router": self.name, "router_params": self.get_params(), "format_version": FORMAT_VERSION})
+        # The device is not saved: a router trained on a GPU must load on a CPU-only machine (device="auto").
+        params = {k: v for k, v in self.get_params().items() if k != "device"}
+        config.update({"router": self.name, "router_params": params, "format_version": FORMAT_VERSION})
         cfg_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         return path
 
