@@ -25,7 +25,9 @@ MINILM_NAMES = {"minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-
 class BertRouter(HFClassifierRouter):
     """Fine-tuned BERT-style encoder; ``backbone`` is ``None``/``"minilm"`` or a local Hugging Face encoder folder.
 
-    Prompts longer than ``max_length`` tokens keep their first ``head_tokens`` and their end.
+    Prompts longer than ``max_length`` tokens keep their first ``head_tokens`` and their end. The
+    defaults (128 tokens, 2 epochs) reached the same validation loss as 256 tokens / 3 epochs on
+    5,000 records in about a third of the CPU time (docs/classifier_routers.md).
     Training data: see :func:`torch_training.prompt_targets` (``related_weight=0`` uses only
     records that compare ``strong_model`` with ``weak_model``).
     """

@@ -39,7 +39,7 @@ class HFClassifierRouter(Router):
     default_lr: ClassVar[float] = 5e-5
 
     def __init__(self, backbone: str | None = None, strong_model: str = STRONG_MODEL, weak_model: str = WEAK_MODEL,
-                 max_length: int = 256, head_tokens: int = 32, epochs: int = 3, batch_size: int = 16,
+                 max_length: int = 128, head_tokens: int = 32, epochs: int = 2, batch_size: int = 16,
                  lr: float | None = None, weight_decay: float = 0.01, warmup_fraction: float = 0.1,
                  val_fraction: float = 0.1, patience: int = 1, related_weight: float = 1.0,
                  max_samples: int | None = None, seed: int = 0, device: str = "auto", inference_batch_size: int = 32,
