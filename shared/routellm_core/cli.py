@@ -45,13 +45,13 @@ def _read_prompts(args: argparse.Namespace) -> list[str]:
 def cmd_train(args: argparse.Namespace) -> int:
     from .decontaminate import benchmark_prompts, decontaminate
     from .errors import DataError
-    from .loaders import load_dataset
+    from .loaders import load_training_records
     from .training import default_router_path, train_router
 
     data_dir = args.data_dir
     records = []
     for name in args.dataset:
-        part = load_dataset(name, data_dir)
+        part = load_training_records(name, data_dir)
         print(f"loaded {len(part)} records from {name}", file=sys.stderr)
         records += part
     if args.limit:

@@ -231,7 +231,7 @@ def load_records_jsonl(path: PathLike) -> list[PreferenceRecord]:
     return records
 
 
-def load_dataset(name: str, data_dir: PathLike | None = None) -> list[PreferenceRecord]:
+def load_training_records(name: str, data_dir: PathLike | None = None) -> list[PreferenceRecord]:
     """Load a training set by name (``alpaca_eval``, ``routerbench``, ``mmlu``, ``gsm8k``) or file path."""
     loaders = {
         "alpaca_eval": lambda: load_alpaca_eval(data_dir),

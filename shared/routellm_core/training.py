@@ -26,11 +26,11 @@ def default_training_records(data_dir: str | os.PathLike[str] | None = None,
                              embedder: str | None = "minilm", verbose: bool = True) -> list[PreferenceRecord]:
     """The default training set, decontaminated against MT-Bench, MMLU and GSM8K prompts."""
     from .decontaminate import benchmark_prompts, decontaminate
-    from .loaders import load_dataset
+    from .loaders import load_training_records
 
     records: list[PreferenceRecord] = []
     for name in datasets:
-        records += load_dataset(name, data_dir)
+        records += load_training_records(name, data_dir)
     if decontaminate_against_benchmarks:
         records, report = decontaminate(records, benchmark_prompts(data_dir), embedder=embedder)
         if verbose:

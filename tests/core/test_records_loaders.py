@@ -7,7 +7,7 @@ import json
 import pytest
 
 from routellm_core import DataError, InvalidInputError, PreferenceRecord
-from routellm_core.loaders import (load_alpaca_eval, load_arena_battles, load_correctness_table, load_dataset,
+from routellm_core.loaders import (load_alpaca_eval, load_arena_battles, load_correctness_table, load_training_records,
                                    load_routellm_golden, prompt_text)
 from routellm_core.models import STRONG_MODEL, WEAK_MODEL, canonical_model_name
 from routellm_core.records import Outcome
@@ -55,7 +55,7 @@ def test_golden_labels_from_correctness_tables(data_dir):
     assert counts[Outcome.A_WINS] > counts[Outcome.B_WINS] > 0 and counts[Outcome.TIE] > 0
     mmlu = load_routellm_golden("mmlu", data_dir)
     assert len({r.source for r in mmlu}) == 57
-    bench = load_dataset("routerbench", data_dir)
+    bench = load_training_records("routerbench", data_dir)
     assert len({r.model_a for r in bench} | {r.model_b for r in bench}) == 11
 
 
@@ -71,7 +71,7 @@ def test_arena_csv_format(tmp_path):
     records = load_arena_battles(path)
     assert [r.outcome for r in records] == [1.0, 0.5, 0.0]
     assert records[0].prompt == "What is 2+2?"
-    assert load_dataset(str(path))[2].model_b == "claude-2.1"
+    assert load_training_records(str(path))[2].model_b == "claude-2.1"
 
 
 def test_missing_column_and_file_errors(tmp_path):
@@ -88,6 +88,6 @@ def test_missing_column_and_file_errors(tmp_path):
     broken = tmp_path / "r.jsonl"
     broken.write_text(json.dumps({"prompt": "q", "model_a": "a"}) + "\n", encoding="utf-8")
     with pytest.raises(DataError, match="line 1"):
-        load_dataset(str(broken))
+        load_training_records(str(broken))
     with pytest.raises(DataError, match="unknown dataset"):
-        load_dataset("no-such-dataset")
+        load_training_records("no-such-dataset")
