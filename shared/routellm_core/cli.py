@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import InvalidInputError, RouteLLMError
+from .training import DEFAULT_DATASETS
 
 # Subcommands that live in their own packages: each module exposes register(subparsers).
 EXTENSIONS = ("routellm_core.evaluation.cli", "routellm_core.server.cli")
@@ -46,26 +47,27 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .decontaminate import benchmark_prompts, decontaminate
     from .errors import DataError
     from .loaders import load_training_records
-    from .training import default_router_path, train_router
+    from .training import BENCHMARK_DATASETS, default_router, default_router_path
 
     data_dir = args.data_dir
-    records = []
+    external, golden = [], []
     for name in args.dataset:
         part = load_training_records(name, data_dir)
         print(f"loaded {len(part)} records from {name}", file=sys.stderr)
-        records += part
+        (golden if name in BENCHMARK_DATASETS else external).extend(part)
     if args.limit:
-        records = records[: args.limit]
-    if not records:
+        external, golden = external[: args.limit], golden[: max(0, args.limit - len(external))]
+    if not external and not golden:
         raise InvalidInputError("no training records")
-    if not args.no_decontaminate:
+    if not args.no_decontaminate and external:  # benchmark golden labels are the benchmarks: kept as they are
         try:
             eval_prompts = benchmark_prompts(data_dir)
         except (DataError, OSError):
             eval_prompts = []
             print("benchmark prompts not found: training data was not decontaminated", file=sys.stderr)
-        records, report = decontaminate(records, eval_prompts, embedder=args.embedder)
+        external, report = decontaminate(external, eval_prompts, embedder=args.embedder)
         print(report, file=sys.stderr)
+    records = external + golden
     params = json.loads(args.params) if args.params else {}
     if not isinstance(params, dict):
         raise InvalidInputError("--params must be a JSON object")
@@ -73,9 +75,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         params.setdefault("embedder", args.embedder)
     output = Path(args.output) if args.output else default_router_path(args.router)
     try:
-        train_router(args.router, records, output=output, **params)
+        router = default_router(args.router, **params)
     except TypeError as exc:
         raise InvalidInputError(f"bad --params for router {args.router!r}: {exc}") from None
+    router.fit(records).save(output)
     print(json.dumps({"router": args.router, "checkpoint": str(output), "records": len(records)}))
     return 0
 
@@ -125,7 +128,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     from . import __version__, router_names
     from .datadir import default_cache_dir, resolve_data_dir
-    from .training import DEFAULT_DATASETS, default_router_path
+    from .training import default_router_path
 
     try:
         data_dir: str | None = str(resolve_data_dir(args.data_dir))
@@ -153,8 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a router on preference data and save a checkpoint")
     p.add_argument("--router", default="mf", help="router kind: mf, sw_ranking, bert, causal_llm")
-    p.add_argument("--dataset", nargs="+", default=["alpaca_eval", "routerbench"],
-                   help="alpaca_eval, routerbench, mmlu, gsm8k, or .jsonl/.csv files")
+    p.add_argument("--dataset", nargs="+", default=list(DEFAULT_DATASETS),
+                   help="routerbench, mmlu, gsm8k, mt-bench (golden labels), alpaca_eval, or .jsonl/.csv files")
     p.add_argument("--output", help="checkpoint directory (default: the cache's default checkpoint)")
     p.add_argument("--embedder", default="minilm", help="minilm, hf:/path, openai:text-embedding-3-small")
     p.add_argument("--params", help="router constructor parameters as a JSON object")

@@ -191,7 +191,10 @@ def load_routerbench(data_dir: PathLike | None = None, pairs_with: Sequence[str]
 
 
 def load_routellm_golden(benchmark: str, data_dir: PathLike | None = None) -> list[PreferenceRecord]:
-    """Golden labels for the paper's pair from RouteLLM's ``mmlu`` or ``gsm8k`` correctness tables."""
+    """Golden labels for the paper's pair: ``mmlu``/``gsm8k`` correctness, ``mt-bench`` GPT-4 judge scores.
+
+    The strong model wins an item when it scored higher, loses when lower, ties when equal.
+    """
     root = resolve_data_dir(data_dir) / "routellm_evals"
     models = ["gpt-4-1106-preview", "mistralai/Mixtral-8x7B-Instruct-v0.1"]
     if benchmark == "gsm8k":
@@ -205,7 +208,11 @@ def load_routellm_golden(benchmark: str, data_dir: PathLike | None = None) -> li
             domain = path.stem.removeprefix("mmlu_")
             records += load_correctness_table(path, models, source=f"mmlu:{domain}")
         return records
-    raise DataError(f"no golden-label table for benchmark {benchmark!r} (choose mmlu or gsm8k)")
+    if benchmark in {"mt-bench", "mt_bench"}:
+        from .evaluation.benchmarks import load_mt_bench  # lazy: the benchmark loader owns the judgement format
+
+        return load_mt_bench(data_dir).golden_records()
+    raise DataError(f"no golden-label table for benchmark {benchmark!r} (choose mmlu, gsm8k or mt-bench)")
 
 
 def load_records_jsonl(path: PathLike) -> list[PreferenceRecord]:
@@ -232,12 +239,13 @@ def load_records_jsonl(path: PathLike) -> list[PreferenceRecord]:
 
 
 def load_training_records(name: str, data_dir: PathLike | None = None) -> list[PreferenceRecord]:
-    """Load a training set by name (``alpaca_eval``, ``routerbench``, ``mmlu``, ``gsm8k``) or file path."""
+    """Load a training set by name (``alpaca_eval``, ``routerbench``, ``mmlu``, ``gsm8k``, ``mt-bench``) or file path."""
     loaders = {
         "alpaca_eval": lambda: load_alpaca_eval(data_dir),
         "routerbench": lambda: load_routerbench(data_dir),
         "mmlu": lambda: load_routellm_golden("mmlu", data_dir),
         "gsm8k": lambda: load_routellm_golden("gsm8k", data_dir),
+        "mt-bench": lambda: load_routellm_golden("mt-bench", data_dir),
     }
     if name in loaders:
         return loaders[name]()
@@ -249,4 +257,4 @@ def load_training_records(name: str, data_dir: PathLike | None = None) -> list[P
         if {"model_a", "model_b", "winner_model_a"} <= set(columns):
             return load_arena_battles(path)
         return load_correctness_table(path)
-    raise DataError(f"unknown dataset {name!r}: use alpaca_eval, routerbench, mmlu, gsm8k or a .jsonl/.csv path")
+    raise DataError(f"unknown dataset {name!r}: use alpaca_eval, routerbench, mmlu, gsm8k, mt-bench or a .jsonl/.csv path")

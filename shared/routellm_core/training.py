@@ -12,30 +12,42 @@ from .records import PreferenceRecord
 
 log = logging.getLogger(__name__)
 
-# What the default routers are trained on (README says the same, with licenses).
-DEFAULT_DATASETS: tuple[str, ...] = ("alpaca_eval", "routerbench")
+# What the default routers are trained on (README says the same, with licenses): RouterBench's
+# multi-model correctness (MIT) plus the paper's augmentation, golden labels of the strong/weak
+# pair on MMLU, GSM8K (MIT) and MT-Bench (GPT-4 judge, Apache-2.0). AlpacaEval (CC BY-NC) is left
+# out: its GPT-4-Turbo judge prefers GPT-4-Turbo's style on open-ended prompts, which taught the
+# routers the opposite of what MT-Bench rewards, and its license is non-commercial.
+DEFAULT_DATASETS: tuple[str, ...] = ("routerbench", "mmlu", "gsm8k", "mt-bench")
+# Datasets that are the evaluation benchmarks themselves: never decontaminated against them;
+# the evaluation harness scores them out-of-fold instead (see evaluation.crossfit).
+BENCHMARK_DATASETS: frozenset[str] = frozenset({"mmlu", "gsm8k", "mt-bench"})
+# Bumped whenever DEFAULT_DATASETS or the recipe changes, so stale cached defaults are retrained.
+DEFAULT_RECIPE_VERSION = 2
+# Fine-tuned routers train on a seeded subsample so a CPU finishes in minutes, not hours.
+DEFAULT_ROUTER_PARAMS: dict[str, dict] = {"bert": {"max_samples": 5000}, "causal_llm": {"max_samples": 2000}}
 
 
 def default_router_path(name: str) -> Path:
-    """Cache folder of the default checkpoint for a router name (``$ROUTELLM_CACHE_DIR/routers/<name>-default``)."""
-    return default_cache_dir() / "routers" / f"{name}-default"
+    """Cache folder of the default checkpoint (``$ROUTELLM_CACHE_DIR/routers/<name>-default-v<recipe>``)."""
+    return default_cache_dir() / "routers" / f"{name}-default-v{DEFAULT_RECIPE_VERSION}"
 
 
 def default_training_records(data_dir: str | os.PathLike[str] | None = None,
                              datasets: Sequence[str] = DEFAULT_DATASETS, decontaminate_against_benchmarks: bool = True,
                              embedder: str | None = "minilm", verbose: bool = True) -> list[PreferenceRecord]:
-    """The default training set, decontaminated against MT-Bench, MMLU and GSM8K prompts."""
+    """The default training set; external datasets are decontaminated against MT-Bench, MMLU and GSM8K prompts."""
     from .decontaminate import benchmark_prompts, decontaminate
     from .loaders import load_training_records
 
-    records: list[PreferenceRecord] = []
+    external: list[PreferenceRecord] = []
+    golden: list[PreferenceRecord] = []
     for name in datasets:
-        records += load_training_records(name, data_dir)
-    if decontaminate_against_benchmarks:
-        records, report = decontaminate(records, benchmark_prompts(data_dir), embedder=embedder)
+        (golden if name in BENCHMARK_DATASETS else external).extend(load_training_records(name, data_dir))
+    if decontaminate_against_benchmarks and external:
+        external, report = decontaminate(external, benchmark_prompts(data_dir), embedder=embedder)
         if verbose:
             print(report)
-    return records
+    return external + golden
 
 
 def train_router(name: str, records: Sequence[PreferenceRecord], output: str | os.PathLike[str] | None = None,
@@ -49,11 +61,19 @@ def train_router(name: str, records: Sequence[PreferenceRecord], output: str | o
     return router
 
 
+def default_router(name: str, **params):
+    """An untrained router ``name`` with the default recipe's parameters (``params`` override them)."""
+    from .routers.registry import router_class
+
+    return router_class(name)(**{**DEFAULT_ROUTER_PARAMS.get(name, {}), **params})
+
+
 def train_default_router(name: str, data_dir: str | os.PathLike[str] | None = None, output: str | os.PathLike[str] | None = None,
                          **params):
     """Train the default router ``name`` on the default datasets and cache it (done once per machine)."""
     output = Path(output) if output else default_router_path(name)
     print(f"training default {name!r} router on {', '.join(DEFAULT_DATASETS)} (once; cached in {output})")
     records = default_training_records(data_dir)
-    router = train_router(name, records, output=output, **params)
+    router = default_router(name, **params).fit(records)
+    router.save(output)
     return router

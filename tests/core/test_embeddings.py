@@ -71,3 +71,18 @@ def test_missing_model_folder(tmp_path):
 
     with pytest.raises(CheckpointError, match="config.json missing"):
         HFEncoderEmbedder(tmp_path).embed(["x"])
+
+
+def test_bfloat16_embeddings_match_float32(monkeypatch):
+    from routellm_core.embeddings.minilm import resolve_dtype
+
+    texts = ["How do I bake bread?", "Prove that there are infinitely many primes. " * 30]
+    full = HFEncoderEmbedder(dtype="float32").embed(texts)
+    half = HFEncoderEmbedder(dtype="bfloat16")
+    assert half.model_id.endswith(":bfloat16")  # separate cache keys for the two precisions
+    assert np.all(np.sum(full * half.embed(texts), axis=1) > 0.999)
+    monkeypatch.setenv("ROUTELLM_EMBEDDING_DTYPE", "float32")
+    assert resolve_dtype("auto", "cpu") == "float32"
+    monkeypatch.setenv("ROUTELLM_EMBEDDING_DTYPE", "float16")
+    with pytest.raises(InvalidInputError, match="float16"):
+        resolve_dtype("auto", "cpu")

@@ -91,3 +91,24 @@ def test_missing_column_and_file_errors(tmp_path):
         load_training_records(str(broken))
     with pytest.raises(DataError, match="unknown dataset"):
         load_training_records("no-such-dataset")
+
+
+def test_mt_bench_judge_labels(data_dir):
+    mt = load_training_records("mt-bench", data_dir)
+    assert len(mt) == 72 and {r.source for r in mt} == {"mt-bench:golden"}
+    counts = {label: sum(r.label is label for r in mt) for label in Outcome}
+    # GPT-4-Turbo out-scores Mixtral on most MT-Bench questions, but not on all.
+    assert counts[Outcome.A_WINS] > counts[Outcome.B_WINS] > 0
+
+
+def test_default_training_data_keeps_benchmark_labels_and_decontaminates_the_rest(data_dir):
+    from routellm_core.evaluation import load_benchmark
+    from routellm_core.training import DEFAULT_DATASETS, default_training_records
+
+    assert "alpaca_eval" not in DEFAULT_DATASETS  # non-commercial license; see README
+    records = default_training_records(data_dir, datasets=("routerbench", "gsm8k"), embedder=None, verbose=False)
+    gsm_prompts = set(load_benchmark("gsm8k", data_dir).prompts)
+    golden = [r for r in records if r.source == "gsm8k"]
+    assert len(golden) == 1319 and gsm_prompts <= {r.prompt for r in golden}  # golden labels are kept whole
+    external = [r for r in records if r.source.startswith("routerbench")]
+    assert external and not {r.prompt for r in external} & gsm_prompts

