@@ -1,7 +1,7 @@
 """Time ``routellm-core evaluate`` with a cold cache and again warm.
 
-Cold = an empty ``$ROUTELLM_CACHE_DIR``: default routers are trained, every benchmark prompt
-(14k MMLU) is embedded once, all scores computed. Warm = the same command again (scores and token
+Cold = an empty ``$ROUTELLM_CACHE_DIR``: every benchmark prompt (14k MMLU) and training prompt is
+embedded once, the default routers are cross-fitted (5 folds per benchmark), all scores computed. Warm = the same command again (scores and token
 counts come from the cache). ``--reuse-routers DIR`` copies trained default checkpoints
 (``<cache>/routers``) in first, so "cold" then means cold scores and embeddings only.
 

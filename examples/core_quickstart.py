@@ -1,15 +1,25 @@
-"""Route real benchmark prompts with the default router: the engine on its own, no LLM calls.
+"""Route prompts with the default router: the engine on its own, no LLM calls.
 
-Trains (once, then cached) the default MF router on AlpacaEval + RouterBench preference data,
-calibrates its threshold so 50% of queries go to the strong model, and prints each decision.
+Trains (once, then cached) the default MF router on RouterBench plus the golden labels of MMLU,
+GSM8K and MT-Bench, calibrates its threshold so 50% of MT-Bench/GSM8K-like queries go to the strong
+model, and prints the decision for a few new prompts that are in none of those datasets.
 """
 
 from __future__ import annotations
 
-import random
-
 from routellm_core import calibrate_threshold, load_router
 from routellm_core.decontaminate import benchmark_prompts
+
+PROMPTS = [
+    "Write a short, friendly birthday message for my colleague Anna.",
+    "What is the capital of Australia?",
+    "Suggest three names for a cozy coffee shop.",
+    "A train leaves at 3:40 pm and travels 212 km at 80 km/h. At what time does it arrive?",
+    "Implement an LRU cache in Python with O(1) get and put, and explain the design.",
+    "Prove that the square root of 2 is irrational.",
+    "Summarise the plot of Romeo and Juliet in two sentences.",
+    "Find all real x such that x^4 - 5x^2 + 4 = 0, showing each step.",
+]
 
 
 def main() -> None:
@@ -17,10 +27,8 @@ def main() -> None:
     calibration = benchmark_prompts(benchmarks=["mt-bench", "gsm8k"])
     threshold = calibrate_threshold(router, calibration, strong_fraction=0.5)
     print(f"\nrouter: {router.name}  threshold for 50% strong calls: {threshold:.4f}\n")
-    prompts = random.Random(7).sample(calibration, 8)
-    for decision, prompt in zip(router.route_batch(prompts, threshold), prompts):
-        text = " ".join(prompt.split())[:70]
-        print(f"{decision.role:>6}  P(strong wins)={decision.probability:.3f}  {text}")
+    for decision, prompt in zip(router.route_batch(PROMPTS, threshold), PROMPTS):
+        print(f"{decision.role:>6}  P(strong wins)={decision.probability:.3f}  {prompt[:70]}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ each call cost (prices: ``ROUTELLM_STRONG_PRICE`` / ``ROUTELLM_WEAK_PRICE`` as "
 per 1M tokens; defaults are the paper pair's $10/$30 and $0.24/$0.24).
 
 The default router ``mf`` is trained once from the shared data and cached (a few minutes the
-first time); ``--router PATH`` uses a checkpoint instead.
+first time); ``--router PATH`` uses a checkpoint instead. Its training data includes GSM8K's golden
+labels, so this shows how routing works, not how well: README's Results are measured out-of-fold.
 """
 
 from __future__ import annotations

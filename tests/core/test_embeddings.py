@@ -86,3 +86,27 @@ def test_bfloat16_embeddings_match_float32(monkeypatch):
     monkeypatch.setenv("ROUTELLM_EMBEDDING_DTYPE", "float16")
     with pytest.raises(InvalidInputError, match="float16"):
         resolve_dtype("auto", "cpu")
+
+
+def test_lru_is_safe_under_concurrent_use():
+    """Servers embed from several threads; the shared LRU must neither break nor mix up vectors."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def fake(texts):  # deterministic vector per text
+        return np.array([[len(t), sum(map(ord, t)) % 97 + 1, 1.0] for t in texts])
+
+    emb = CallableEmbedder(fake, cache_size=8)  # tiny cache: constant evictions
+    texts = [f"prompt number {i}" for i in range(40)]
+    expected = {t: v for t, v in zip(texts, emb.embed(texts))}
+
+    def work(seed):
+        rng = np.random.default_rng(seed)
+        for _ in range(200):
+            batch = [texts[i] for i in rng.choice(40, 3)]
+            for t, v in zip(batch, emb.embed(batch)):
+                assert np.allclose(v, expected[t])
+        return True
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(work, range(8)))
+    assert len(emb._lru) <= 8

@@ -53,8 +53,9 @@ def test_folds_keep_whole_groups_and_are_balanced(mmlu):
     assert len(sizes) == 5 and sizes.max() - sizes.min() < 0.1 * mmlu.n / 5
     ungrouped = assign_folds(100, 4, seed=1)
     assert sorted(Counter(ungrouped).values()) == [25, 25, 25, 25]
-    with pytest.raises(InvalidInputError, match="K >= 2"):
-        assign_folds(10, 1)
+    with pytest.raises(InvalidInputError, match="K >= 1"):
+        assign_folds(10, 0)
+    assert not assign_folds(10, 1).any()  # K = 1: the whole benchmark is held out
     with pytest.raises(InvalidInputError, match="groups into 9 folds"):
         assign_folds(mmlu.n, 9, ["a", "b"] * (mmlu.n // 2) + ["a"] * (mmlu.n % 2))
 
@@ -144,3 +145,18 @@ def test_default_router_trained_on_the_benchmark_is_scored_out_of_fold(mmlu_smal
         assert "an unrelated prompt" in router.seen
         assert router.scored and not set(router.scored) & set(router.seen)
     assert np.all(result.scores == 0.5)  # a leak would have put golden labels here
+
+
+def test_cross_fit_one_holds_the_whole_benchmark_out(mmlu_small):
+    from routellm_core.evaluation.cli import sample_benchmark
+
+    sample = sample_benchmark(mmlu_small, 40, seed=3)
+    assert sample.n == 40 and set(sample.prompts) <= set(mmlu_small.prompts)
+    assert sample.prompts == sample_benchmark(mmlu_small, 40, seed=3).prompts
+    with pytest.raises(InvalidInputError, match="at least 2"):
+        sample_benchmark(mmlu_small, 1)
+    Memorizer.trained.clear()
+    scores, folds, reports = cross_fit_scores(Memorizer, sample, 1, mmlu_small.golden_records())
+    assert len(Memorizer.trained) == 1 and not folds.any()
+    assert reports[0].golden_records == 0 and reports[0].removed_overlap == 40
+    assert np.all(scores == 0.5)  # trained on the other MMLU items only

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -36,6 +37,7 @@ class Embedder(ABC):
         self.disk_cache_dir = Path(disk_cache_dir) if disk_cache_dir else None
         self.show_progress = show_progress
         self._lru: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lru_lock = threading.Lock()  # servers embed from several threads; OrderedDict is not thread-safe
 
     @abstractmethod
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
@@ -48,10 +50,12 @@ class Embedder(ABC):
         texts = list(texts)
         keys = [text_key(self.model_id, t) for t in texts]
         found: dict[str, np.ndarray] = {}
-        for key in keys:
-            if key in self._lru:
-                self._lru.move_to_end(key)
-                found[key] = self._lru[key]
+        with self._lru_lock:
+            for key in keys:
+                vec = self._lru.get(key)
+                if vec is not None:
+                    self._lru.move_to_end(key)
+                    found[key] = vec
         missing_keys = list(dict.fromkeys(k for k in keys if k not in found))
         if missing_keys and self.disk_cache_dir is not None:
             found.update(self._disk_get(missing_keys))
@@ -66,8 +70,9 @@ class Embedder(ABC):
             found.update(new)
             if self.disk_cache_dir is not None:
                 self._disk_put(new)
-        for key in keys:
-            self._remember(key, found[key])
+        with self._lru_lock:
+            for key in keys:
+                self._remember(key, found[key])
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
@@ -93,6 +98,7 @@ class Embedder(ABC):
         return np.stack(out) if out else np.zeros((0, self.dim), dtype=np.float32)  # type: ignore[arg-type]
 
     def _remember(self, key: str, vec: np.ndarray) -> None:
+        """Insert into the LRU (the caller holds ``_lru_lock``)."""
         if self.cache_size <= 0:
             return
         self._lru[key] = vec

@@ -34,8 +34,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--random-seeds", type=int, default=20, help="seeds the random router is averaged over")
     p.add_argument("--cross-fit", type=int, default=None, metavar="K",
                    help="train K routers on the default data + the benchmark's golden labels of the other folds "
-                        "(folds grouped by MMLU domain / MT-Bench category) and score each prompt out-of-fold")
+                        "(folds grouped by MMLU domain / MT-Bench category) and score each prompt out-of-fold; "
+                        "K=1: one router trained without any of the benchmark's items. Default routers, whose "
+                        "data holds the benchmarks' labels, are always scored this way (K=5 unless given)")
     p.add_argument("--cross-fit-seed", type=int, default=0, help="fold assignment seed (ungrouped benchmarks)")
+    p.add_argument("--sample", type=int, default=None, metavar="N",
+                   help="evaluate a seeded random sample of N items per benchmark (for slow routers such as causal_llm)")
+    p.add_argument("--sample-seed", type=int, default=0, help="seed of --sample")
     p.add_argument("--cross-fit-by-item", action="store_true",
                    help="random item folds even where the benchmark has domains/categories (the held-out "
                         "domains are then seen in training, as with the paper's MMLU validation-split labels)")
@@ -81,7 +86,21 @@ def _benchmarks(args: argparse.Namespace):
             if path.suffix in {".jsonl", ".json"} or args.prompts:
                 kwargs["prompts"] = args.prompts
             out.append(load_benchmark(str(path), **kwargs))
+    if args.sample is not None:
+        out = [sample_benchmark(b, args.sample, args.sample_seed) for b in out]
     return out
+
+
+def sample_benchmark(bench, n: int, seed: int = 0):
+    """A seeded random subset of ``n`` items (all of them when the benchmark is that small)."""
+    import numpy as np
+
+    if n < 2:
+        raise InvalidInputError(f"--sample needs at least 2 items, got {n}")
+    if n >= bench.n:
+        return bench
+    keep = np.sort(np.random.default_rng(seed).choice(bench.n, n, replace=False))
+    return bench.subset(keep, name=f"{bench.name}-sample{n}")
 
 
 def handler(args: argparse.Namespace) -> int:

@@ -1,7 +1,8 @@
 """Cross-fitting: evaluate a router trained on the benchmark's own golden labels without leakage.
 
 The items are split into K folds -- whole groups (MMLU domains, MT-Bench categories) per fold
-when the benchmark has groups, random items otherwise. For each fold a fresh router is trained on
+when the benchmark has groups, random items otherwise; K = 1 holds the whole benchmark out (one
+router that saw none of its labels: cheapest, for the slow fine-tuned routers). For each fold a fresh router is trained on
 the base records plus the golden labels of the other folds, and scores only its own fold. Any
 training record whose prompt (case/space-normalised) equals a held-out prompt is removed, so no
 prompt is ever scored by a router that saw it, even if the same text appears in two folds.
@@ -28,11 +29,14 @@ def assign_folds(n: int, k: int, groups: Sequence[str] | None = None, seed: int 
     Groups are dealt largest first to the currently smallest fold (ties: lowest fold index), so the
     folds are balanced and the split is deterministic.
     """
-    if not isinstance(k, (int, np.integer)) or k < 2:
-        raise InvalidInputError(f"--cross-fit needs K >= 2 folds, got {k!r}")
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise InvalidInputError(f"--cross-fit needs K >= 1 folds, got {k!r}")
     if n < k:
         raise InvalidInputError(f"cannot split {n} items into {k} folds")
     folds = np.empty(n, dtype=np.int64)
+    if k == 1:  # hold the whole benchmark out: one router, trained on none of its items
+        folds[:] = 0
+        return folds
     if groups is None:
         order = np.random.default_rng(seed).permutation(n)
         for f, part in enumerate(np.array_split(order, k)):

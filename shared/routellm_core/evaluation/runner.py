@@ -213,8 +213,8 @@ class Evaluator:
             raise InvalidInputError(f"--num-results must be >= 1, got {num_results!r}")
         if int(random_seeds) < 1:
             raise InvalidInputError(f"--random-seeds must be >= 1, got {random_seeds!r}")
-        if cross_fit is not None and int(cross_fit) < 2:
-            raise InvalidInputError(f"--cross-fit needs K >= 2 folds, got {cross_fit!r}")
+        if cross_fit is not None and int(cross_fit) < 1:
+            raise InvalidInputError(f"--cross-fit needs K >= 1 folds, got {cross_fit!r}")
         if not 0 < float(quality_fraction) <= 1:
             raise InvalidInputError(f"quality fraction must be in (0, 1], got {quality_fraction!r}")
         self.num_results = int(num_results)

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import math
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -49,28 +50,69 @@ def resolve_device(device: str) -> torch.device:
     return dev
 
 
+def _cpu_jiffies() -> tuple[int, int, int] | None:
+    """(total, idle, this process) CPU jiffies from /proc, or None where /proc is missing."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            fields = [int(x) for x in fh.readline().split()[1:]]
+        with open("/proc/self/stat", encoding="ascii") as fh:
+            own = fh.read().rsplit(")", 1)[1].split()
+    except (OSError, ValueError, IndexError):
+        return None
+    return sum(fields[:8]), fields[3] + fields[4], int(own[11]) + int(own[12])
+
+
+def busy_cores_elsewhere(window: float = 0.1) -> float:
+    """Cores kept busy by *other* processes right now (this process's own work is not counted).
+
+    The 1-minute load average would count our own previous training or scoring too, and then
+    the next fit of a cross-validation would halve its threads for nothing.
+    """
+    first = _cpu_jiffies()
+    if first is None:
+        try:
+            return os.getloadavg()[0]
+        except (AttributeError, OSError):
+            return 0.0
+    time.sleep(window)
+    second = _cpu_jiffies()
+    if second is None:
+        return 0.0
+    total = second[0] - first[0]
+    if total <= 0:
+        return 0.0
+    busy = total - (second[1] - first[1]) - (second[2] - first[2])
+    return max(0.0, busy / total * (os.cpu_count() or 1))
+
+
+_threads_decision: tuple[float, int] | None = None
+
+
 def sensible_threads() -> int:
-    """Torch threads for training/scoring: ``$ROUTELLM_TORCH_THREADS``, else the cores not already busy.
+    """Torch threads for training/scoring: ``$ROUTELLM_TORCH_THREADS``, else the cores not busy elsewhere.
 
     On a shared machine, more compute threads than idle cores make every step wait on preempted
     threads (measured here: a MiniLM step at 2 threads was 1.3-2x slower than at 1 thread while
-    other jobs kept the 2 cores busy), so the 1-minute load average is subtracted.
+    other jobs kept the 2 cores busy). The decision is kept for a minute, so frequent scoring
+    calls do not each pay for the 0.1 s measurement.
     """
+    global _threads_decision
     env = os.environ.get("ROUTELLM_TORCH_THREADS", "").strip()
     if env:
         try:
             return max(1, int(env))
         except ValueError:
             raise InvalidInputError(f"ROUTELLM_TORCH_THREADS must be an integer, got {env!r}") from None
+    now = time.monotonic()
+    if _threads_decision is not None and now - _threads_decision[0] < 60:
+        return _threads_decision[1]
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    try:
-        busy = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        busy = 0.0
-    return max(1, min(cores, int(cores - busy + 1)))
+    n = max(1, min(cores, int(cores - busy_cores_elsewhere() + 0.5)))
+    _threads_decision = (now, n)
+    return n
 
 
 def set_threads() -> int:
