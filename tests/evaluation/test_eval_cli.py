@@ -56,7 +56,8 @@ def test_user_errors_exit_2_with_one_line(tmp_path, capsys):
         ["evaluate", "-b", "mt-bench", "-r", "no_such_router", "--no-cache"],
         ["evaluate", "-b", "mt-bench", "-r", "random", "--price", "gpt-4"],
         ["evaluate", "-b", "mt-bench", "-r", "random", "--quality", "1.5"],
-        ["evaluate", "-b", "mt-bench", "-r", "random", "--cross-fit", "1"],
+        ["evaluate", "-b", "mt-bench", "-r", "random", "--cross-fit", "0"],
+        ["evaluate", "-b", "gsm8k", "-r", "random", "--sample", "1"],
     ]
     for argv in cases:
         assert main(argv + ["-o", str(tmp_path / "o")]) == 2, argv

@@ -149,7 +149,7 @@ def test_embed_model_feeds_the_router(llm_pair, small_router_path, small_router,
     texts = ["How do I sort a list in Python?", "Explain general relativity to a physicist."]
     ours = llm._routing.router.predict_proba(texts)
     reference = small_router.predict_proba(texts)
-    assert ours == pytest.approx(reference, abs=1e-3)
+    assert ours == pytest.approx(reference, abs=5e-3)  # our MiniLM runs in bfloat16 where the CPU has it
     assert len(embedder._lru) == 2  # the LlamaIndex model really did the embedding
     # A Router object is copied, never modified.
     copied = RouteLLM(strong=llm_pair[2], weak=llm_pair[3], router=small_router, threshold=0.5,
