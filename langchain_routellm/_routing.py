@@ -20,7 +20,7 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from routellm_core import InvalidInputError, Router, RoutingDecision, calibrate_threshold, load_router
-from routellm_core.routers.base import check_threshold
+from routellm_core.routers.base import check_threshold, scoring_lock
 
 # Keys of ``config["configurable"]`` that change routing for one call.
 CONFIG_THRESHOLD = "routellm_threshold"
@@ -106,19 +106,9 @@ def input_text(value: Any, route_on: RouteOn = "last_human") -> str:
 
 
 # --- routers, thresholds, locks -----------------------------------------------------------------
-_locks: weakref.WeakKeyDictionary[Router, threading.Lock] = weakref.WeakKeyDictionary()
 _calibrated: weakref.WeakKeyDictionary[Router, dict[tuple, float]] = weakref.WeakKeyDictionary()
 _registry_lock = threading.Lock()
 _embedders: dict[int, tuple[Any, Any]] = {}
-
-
-def router_lock(router: Router) -> threading.Lock:
-    """One lock per router: its embedder cache is not thread-safe, and the CPU has few cores anyway."""
-    with _registry_lock:
-        lock = _locks.get(router)
-        if lock is None:
-            lock = _locks[router] = threading.Lock()
-        return lock
 
 
 def router_embedder(embeddings: Any):
@@ -174,7 +164,7 @@ def calibrated_threshold(router: Router, strong_fraction: float, prompts: Sequen
         cached = _calibrated.get(router, {}).get(key)
     if cached is not None:
         return cached
-    with router_lock(router):
+    with scoring_lock(router):
         value = calibrate_threshold(router, list(prompts), strong_fraction)
     with _registry_lock:
         _calibrated.setdefault(router, {})[key] = value
@@ -222,7 +212,7 @@ def route_texts(specs: Sequence[RoutingSpec], texts: Sequence[str]) -> list[Rout
     decisions: list[RoutingDecision | None] = [None] * len(texts)
     for indices in groups.values():
         router = resolved[indices[0]][0]
-        with router_lock(router):
+        with scoring_lock(router):
             probs = router.predict_proba([texts[i] for i in indices])
         for i, p in zip(indices, probs):
             threshold = resolved[i][1]

@@ -10,32 +10,16 @@ from __future__ import annotations
 import asyncio
 import copy
 import os
-import threading
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from routellm_core import Router, RoutingDecision, calibrate_threshold, load_router, threshold_for_fraction
 from routellm_core.errors import InvalidInputError
-from routellm_core.routers.base import check_threshold
+from routellm_core.routers.base import check_threshold, scoring_lock
 
 Role = Literal["strong", "weak"]
 RouterSpec = str | os.PathLike[str] | Router
-
-# Embedders keep an unsynchronised LRU cache: one lock per router object serialises its scoring
-# across threads (asyncio.to_thread, thread pools) without a global lock across routers.
-_locks: weakref.WeakKeyDictionary[Router, threading.Lock] = weakref.WeakKeyDictionary()
-_locks_guard = threading.Lock()
-
-
-def _lock_for(router: Router) -> threading.Lock:
-    with _locks_guard:
-        lock = _locks.get(router)
-        if lock is None:
-            lock = _locks[router] = threading.Lock()
-        return lock
-
 
 def embedder_from_llamaindex(embed_model: Any):
     """Wrap a LlamaIndex ``BaseEmbedding`` as a routellm_core embedder (batch calls, cached)."""
@@ -98,7 +82,7 @@ def resolve_threshold(router: Router, threshold: float | None, strong_fraction: 
     check_threshold_options(threshold, strong_fraction, calibration_prompts)
     if threshold is not None:
         return check_threshold(threshold)
-    with _lock_for(router):
+    with scoring_lock(router):
         return calibrate_threshold(router, list(calibration_prompts), strong_fraction)
 
 
@@ -124,7 +108,7 @@ class Routing:
         """Route one text; an empty text goes to the strong model (nothing to judge it by)."""
         if not text or not text.strip():
             return RoutingDecision("strong", float("nan"), self.threshold, self.router_name)
-        with _lock_for(self.router):
+        with scoring_lock(self.router):
             return self.router.route(text, self.threshold)
 
     async def adecide(self, text: str) -> RoutingDecision:

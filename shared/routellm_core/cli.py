@@ -44,30 +44,12 @@ def _read_prompts(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .decontaminate import benchmark_prompts, decontaminate
-    from .errors import DataError
-    from .loaders import load_training_records
-    from .training import BENCHMARK_DATASETS, default_router, default_router_path
+    from .training import default_router, default_router_path, default_training_records
 
-    data_dir = args.data_dir
-    external, golden = [], []
-    for name in args.dataset:
-        part = load_training_records(name, data_dir)
-        print(f"loaded {len(part)} records from {name}", file=sys.stderr)
-        (golden if name in BENCHMARK_DATASETS else external).extend(part)
-    if args.limit:
-        external, golden = external[: args.limit], golden[: max(0, args.limit - len(external))]
-    if not external and not golden:
+    records = default_training_records(args.data_dir, args.dataset, not args.no_decontaminate, args.embedder,
+                                       limit=args.limit, log=lambda msg: print(msg, file=sys.stderr))
+    if not records:
         raise InvalidInputError("no training records")
-    if not args.no_decontaminate and external:  # benchmark golden labels are the benchmarks: kept as they are
-        try:
-            eval_prompts = benchmark_prompts(data_dir)
-        except (DataError, OSError):
-            eval_prompts = []
-            print("benchmark prompts not found: training data was not decontaminated", file=sys.stderr)
-        external, report = decontaminate(external, eval_prompts, embedder=args.embedder)
-        print(report, file=sys.stderr)
-    records = external + golden
     params = json.loads(args.params) if args.params else {}
     if not isinstance(params, dict):
         raise InvalidInputError("--params must be a JSON object")

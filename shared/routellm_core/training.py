@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .datadir import default_cache_dir
@@ -35,19 +35,35 @@ def default_router_path(name: str) -> Path:
 
 def default_training_records(data_dir: str | os.PathLike[str] | None = None,
                              datasets: Sequence[str] = DEFAULT_DATASETS, decontaminate_against_benchmarks: bool = True,
-                             embedder: str | None = "minilm", verbose: bool = True) -> list[PreferenceRecord]:
-    """The default training set; external datasets are decontaminated against MT-Bench, MMLU and GSM8K prompts."""
+                             embedder: str | None = "minilm", verbose: bool = True, limit: int | None = None,
+                             log: Callable[[str], None] = print) -> list[PreferenceRecord]:
+    """The training set of ``datasets``; external sets are decontaminated against MT-Bench, MMLU and GSM8K prompts.
+
+    Benchmark golden labels are kept whole (the evaluation harness cross-fits them). ``limit`` keeps
+    the first N records (external first) before decontamination; ``log`` gets progress lines when
+    ``verbose``.
+    """
     from .decontaminate import benchmark_prompts, decontaminate
+    from .errors import DataError
     from .loaders import load_training_records
 
+    say = log if verbose else (lambda _msg: None)
     external: list[PreferenceRecord] = []
     golden: list[PreferenceRecord] = []
     for name in datasets:
-        (golden if name in BENCHMARK_DATASETS else external).extend(load_training_records(name, data_dir))
+        part = load_training_records(name, data_dir)
+        say(f"loaded {len(part)} records from {name}")
+        (golden if name in BENCHMARK_DATASETS else external).extend(part)
+    if limit:
+        external, golden = external[:limit], golden[: max(0, limit - len(external))]
     if decontaminate_against_benchmarks and external:
-        external, report = decontaminate(external, benchmark_prompts(data_dir), embedder=embedder)
-        if verbose:
-            print(report)
+        try:
+            eval_prompts = benchmark_prompts(data_dir)
+        except (DataError, OSError):
+            eval_prompts = []
+            say("benchmark prompts not found: training data was not decontaminated")
+        external, report = decontaminate(external, eval_prompts, embedder=embedder)
+        say(str(report))
     return external + golden
 
 

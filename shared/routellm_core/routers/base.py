@@ -7,6 +7,8 @@ Estimator style (scikit-learn): parameters in ``__init__``, ``fit(records)`` lea
 from __future__ import annotations
 
 import math
+import threading
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -19,6 +21,23 @@ from ..errors import InvalidInputError, RouteLLMError
 from ..records import PreferenceRecord
 
 Role = Literal["strong", "weak"]
+
+_scoring_locks: weakref.WeakKeyDictionary[Router, threading.Lock] = weakref.WeakKeyDictionary()
+_scoring_locks_guard = threading.Lock()
+
+
+def scoring_lock(router: Router) -> threading.Lock:
+    """One lock per router object, for integrations that score from many threads.
+
+    Scoring already uses every core (torch / BLAS threads), so concurrent calls on one router
+    only oversubscribe the CPU; serialising them per router keeps latency steady without a
+    global lock across routers.
+    """
+    with _scoring_locks_guard:
+        lock = _scoring_locks.get(router)
+        if lock is None:
+            lock = _scoring_locks[router] = threading.Lock()
+        return lock
 
 
 @dataclass(frozen=True, slots=True)
