@@ -12,8 +12,10 @@ from .cli import bind
 class ServerThread:
     """``with ServerThread(app) as server: openai.OpenAI(base_url=server.base_url, ...)``."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning") -> None:
-        self.app, self.host, self.port, self.log_level = app, host, port, log_level
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning",
+                 name: str = "routing server", **uvicorn_options: Any) -> None:
+        self.app, self.host, self.port, self.log_level, self.name = app, host, port, log_level, name
+        self.uvicorn_options = {"timeout_graceful_shutdown": 2, **uvicorn_options}
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -30,7 +32,7 @@ class ServerThread:
 
         sock = bind(self.host, self.port)
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level=self.log_level, timeout_graceful_shutdown=2)
+        config = uvicorn.Config(self.app, log_level=self.log_level, **self.uvicorn_options)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True,
                                         name=f"routellm-server-{self.port}")
@@ -38,7 +40,7 @@ class ServerThread:
         deadline = time.monotonic() + 30
         while not self._server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("routing server did not start")
+                raise RuntimeError(f"{self.name} did not start")
             time.sleep(0.01)
         return self
 

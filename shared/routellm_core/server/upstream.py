@@ -226,27 +226,18 @@ class Upstreams:
                         code="upstream_timeout" if status == 504 else "upstream_error")
 
     async def complete(self, role: Role, body: dict[str, Any]) -> tuple[dict[str, Any], Outcome]:
-        failures: list[UpstreamFailure] = []
-        for attempt in self._order(role):
-            start = time.perf_counter()
-            try:
-                data = await self.by_role[attempt].complete(body)
-            except UpstreamFailure as failure:
-                self._record(failure)
-                failures.append(failure)
-                continue
-            self.metrics.upstream_latency.labels(attempt).observe(time.perf_counter() - start)
-            if failures:
-                self.metrics.fallbacks.labels(role, attempt).inc()
-            return data, Outcome(attempt, failures)
-        raise self._give_up(failures)
+        return await self._with_fallback(role, lambda attempt: self.by_role[attempt].complete(body))
 
     async def open_stream(self, role: Role, body: dict[str, Any]) -> tuple[UpstreamStream, Outcome]:
+        return await self._with_fallback(role, lambda attempt: self.by_role[attempt].open_stream(body))
+
+    async def _with_fallback(self, role: Role, call):
+        """``call(role)`` on the routed upstream, then on the other one if it fails."""
         failures: list[UpstreamFailure] = []
         for attempt in self._order(role):
             start = time.perf_counter()
             try:
-                stream = await self.by_role[attempt].open_stream(body)
+                result = await call(attempt)
             except UpstreamFailure as failure:
                 self._record(failure)
                 failures.append(failure)
@@ -254,7 +245,7 @@ class Upstreams:
             self.metrics.upstream_latency.labels(attempt).observe(time.perf_counter() - start)
             if failures:
                 self.metrics.fallbacks.labels(role, attempt).inc()
-            return stream, Outcome(attempt, failures)
+            return result, Outcome(attempt, failures)
         raise self._give_up(failures)
 
     def record_stream_failure(self, failure: UpstreamFailure) -> None:

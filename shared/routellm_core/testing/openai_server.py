@@ -14,8 +14,6 @@ slowness, an error in the middle of a stream.
 import asyncio
 import hashlib
 import json
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -84,8 +82,7 @@ class OpenAIStubServer:
         self.fail_mode: str | None = None
         self.delay = 0.0
         self.requests: list[dict[str, Any]] = []
-        self._server = None
-        self._thread: threading.Thread | None = None
+        self._runner: Any = None
 
     # --- lifecycle ------------------------------------------------------------------------------
     @property
@@ -93,29 +90,17 @@ class OpenAIStubServer:
         return f"http://{self.host}:{self.port}/v1"
 
     def start(self) -> "OpenAIStubServer":
-        import uvicorn
+        from ..server.runner import ServerThread
 
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app(), log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("OpenAI stub server did not start")
-            time.sleep(0.01)
+        self._runner = ServerThread(self.app(), self.host, self.port, name="OpenAI stub server", lifespan="off",
+                                    timeout_graceful_shutdown=1).start()
+        self.port = self._runner.port
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-            self._server = None
+        if self._runner is not None:
+            self._runner.stop()
+            self._runner = None
 
     def __enter__(self) -> "OpenAIStubServer":
         return self.start()
