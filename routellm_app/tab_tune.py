@@ -1,0 +1,77 @@
+"""Tune tab: a share of strong calls -> the threshold, the paper's quality curve and the cost saving there."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from routellm_core import threshold_for_fraction
+from routellm_core.evaluation import BENCHMARK_NAMES
+from routellm_core.evaluation.operating_point import operating_point
+
+from . import services
+from .curve_chart import curve_spec
+from .feedback import shown_errors
+from .prompt_files import read_prompt_file
+from .settings import Settings, set_threshold
+
+ACTIVE_KEY = "tune_active"
+SHARE_KEY = "tune_share"
+
+
+def render(settings: Settings) -> None:
+    st.subheader("How many calls should go to the strong model?")
+    left, right = st.columns(2)
+    bench_name = left.selectbox("Benchmark (quality curve and calibration)", BENCHMARK_NAMES, key="tune_benchmark")
+    upload = right.file_uploader("Or calibrate on your own prompts (CSV with a 'prompt' column, JSONL, TXT)",
+                                 type=["csv", "jsonl", "txt"], key="tune_file")
+    share = st.slider("Share of strong calls (%)", 0, 100, 50, step=1, key=SHARE_KEY)
+    if not st.session_state.get(ACTIVE_KEY):
+        st.caption("Scoring a benchmark takes seconds to minutes the first time (then it is cached on disk).")
+        if st.button("Calibrate and plot", type="primary", key="tune_button"):
+            st.session_state[ACTIVE_KEY] = True
+            st.rerun()
+        return
+    with shown_errors():
+        calibrate(settings, bench_name, upload, share / 100.0)
+    with shown_errors():
+        curve(settings, bench_name, share / 100.0)
+
+
+def calibrate(settings: Settings, bench_name: str, upload, fraction: float) -> None:
+    """The threshold that sends ``fraction`` of the calibration prompts to the strong model."""
+    if upload is not None:
+        prompts, source = read_prompt_file(upload.name, upload.getvalue()), f"file:{upload.name}:{upload.size}"
+        label = f"the {len(prompts):,} prompts of {upload.name}"
+    else:
+        bench = services.benchmark(bench_name, services.data_dir())
+        prompts, source, label = bench.prompts, f"benchmark:{bench_name}", f"the {bench.n:,} {bench_name} prompts"
+    scores = services.calibration_scores(settings.router or "", source, tuple(prompts))
+    threshold = threshold_for_fraction(scores, fraction)
+    left, right = st.columns([1, 2])
+    left.metric("Threshold", f"{threshold:.4f}")
+    right.write(f"Routing with this threshold sends {fraction:.0%} of {label} to the strong model "
+                f"(strong iff P(strong wins) >= threshold).")
+    right.button("Use this threshold in Route, Chat and Batch", key="tune_use", on_click=set_threshold, args=(threshold,))
+
+
+def curve(settings: Settings, bench_name: str, fraction: float) -> None:
+    """The router's quality-vs-cost curve on the benchmark, the operating point and its cost."""
+    result = services.benchmark_result(settings.router or "", bench_name, services.data_dir(), settings.price_key())
+    router_result = result.routers[0]
+    point = operating_point(router_result.scores, result.benchmark, fraction, result.costs)
+    st.vega_lite_chart(spec=curve_spec(result, router_result, point), width="stretch", key="tune_chart")
+    a, b, c, d = st.columns(4)
+    a.metric("Quality here", f"{point.performance:.3f}", help=result.benchmark.unit)
+    b.metric("Gap recovered", f"{point.gap_recovered:.0%}", help="(quality - all weak) / (all strong - all weak)")
+    c.metric("Cost vs all-strong", "n/a" if point.cost is None else f"${point.cost:,.2f} / ${point.all_strong_cost:,.2f}")
+    d.metric("Saving", "n/a" if point.saving is None else f"{point.saving:.0%}")
+    metrics = router_result.metrics
+    notes = [f"{result.benchmark.name}: {result.benchmark.n:,} items; all weak {result.weak:.3f}, all strong "
+             f"{result.strong:.3f}. APGR {metrics.apgr:.3f}, CPT(50%) {metrics.cpt50:.1f} %, CPT(80%) {metrics.cpt80:.1f} %."]
+    if router_result.source.startswith("cross-fit"):
+        notes.append(f"This router trained on {result.benchmark.name}'s labels, so the curve uses out-of-fold scores "
+                     f"({router_result.source}): no item is scored by a router that saw it.")
+    if router_result.seeds > 1:
+        notes.append(f"Random router: the curve is the mean of {router_result.seeds} seeds.")
+    notes.append("Costs: token counts of the recorded prompts and answers at the sidebar's prices.")
+    st.caption(" ".join(notes))
