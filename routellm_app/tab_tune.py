@@ -71,7 +71,5 @@ def curve(settings: Settings, bench_name: str, fraction: float) -> None:
     if router_result.source.startswith("cross-fit"):
         notes.append(f"This router trained on {result.benchmark.name}'s labels, so the curve uses out-of-fold scores "
                      f"({router_result.source}): no item is scored by a router that saw it.")
-    if router_result.seeds > 1:
-        notes.append(f"Random router: the curve is the mean of {router_result.seeds} seeds.")
     notes.append("Costs: token counts of the recorded prompts and answers at the sidebar's prices.")
     st.caption(" ".join(notes))

@@ -37,7 +37,7 @@ def streamlit_args(address: str, port: int) -> list[str]:
         raise InvalidInputError(f"{MISSING_UI} (streamlit is not installed)")
     return ["run", str(app_file()), "--server.address", address, "--server.port", str(port),
             "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-            "--global.developmentMode", "false"]
+            "--global.developmentMode", "false", "--client.toolbarMode", "minimal"]
 
 
 def cmd_ui(args: argparse.Namespace) -> int:

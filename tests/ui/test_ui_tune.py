@@ -72,3 +72,16 @@ def test_a_bad_calibration_file_is_a_clear_message(make_app, name, content, mess
     no_traceback(at)
     assert any(message in e for e in errors(at)), errors(at)
     assert "Quality here" in metrics(at)  # the benchmark curve still shows
+
+
+def test_prices_in_the_sidebar_change_the_cost(make_app):
+    at = calibrated(make_app)
+    at.slider(key="tune_share").set_value(30).run()
+    before = metrics(at)
+    for key in ("price_weak_in", "price_weak_out"):  # a free weak model: the cost is the strong calls' alone
+        at.sidebar.number_input(key=key).set_value(0.0)
+    at.run()
+    no_traceback(at)
+    after = metrics(at)
+    assert float(after["Saving"].rstrip("%")) > float(before["Saving"].rstrip("%"))
+    assert after["Quality here"] == before["Quality here"]
