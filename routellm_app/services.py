@@ -16,6 +16,9 @@ import streamlit as st
 from routellm_core import InvalidInputError, Router, RoutingDecision, load_router
 from routellm_core.routers.base import scoring_lock
 
+SCORING_BENCHMARK = ("Scoring the benchmark (a default router is cross-fitted: minutes the first time, "
+                     "then cached on disk)...")
+
 __all__ = ["scoring_lock", "router", "predict_proba", "calibration_scores", "benchmark", "benchmark_result",
            "recorded_prompts", "replay_models", "route_batch", "data_dir"]
 
@@ -73,7 +76,7 @@ def benchmark(name: str, data: str | None):
     return load_benchmark(name, data)
 
 
-@st.cache_resource(show_spinner="Evaluating the router on the benchmark (cached on disk after the first time)...")
+@st.cache_resource(show_spinner=SCORING_BENCHMARK)
 def benchmark_result(spec: str, name: str, data: str | None, prices: tuple[tuple[str, float, float], ...]):
     """The router's curve, metrics and per-item costs on a benchmark, as ``routellm-core evaluate`` computes them.
 

@@ -86,6 +86,14 @@ class AppServer:
             time.sleep(0.05)
         raise TimeoutError(f"the app did not answer on {self.url} within {self.ready_timeout:.0f}s")
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system) the server has used so far: a figure a busy machine does not inflate."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, AttributeError, IndexError):
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def output(self) -> str:
         """The last lines the server printed."""
         self._log.flush()

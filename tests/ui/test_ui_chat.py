@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ui_helpers import errors, metrics, no_traceback, set_threshold
+from ui_helpers import errors, metrics, no_traceback, open_tab, set_threshold
 
 from langchain_routellm import load_gsm8k
 from routellm_core import STRONG_MODEL, WEAK_MODEL, load_router
@@ -72,3 +72,24 @@ def test_an_unknown_prompt_offline_is_a_clear_message(make_app):
     no_traceback(at)
     assert len(errors(at)) == 1 and "has no recorded answer for this prompt" in errors(at)[0]
     assert not [m for m in at.chat_message if m.name == "assistant"]
+
+
+def test_with_an_api_key_the_chat_calls_real_models(make_app, monkeypatch):
+    """An OpenAI-compatible server on loopback stands in for the API; the routed model's name reaches it."""
+    from routellm_core.testing import OpenAIStubServer
+
+    with OpenAIStubServer(responder=lambda body: f"Answer from {body['model']}") as server:
+        at = make_app("random", tab="Route")
+        for name, value in (("OPENAI_API_KEY", "sk-test"), ("OPENAI_BASE_URL", server.base_url),
+                            ("ROUTELLM_STRONG_MODEL", "big-model"), ("ROUTELLM_WEAK_MODEL", "small-model")):
+            monkeypatch.setenv(name, value)
+        at = open_tab(at, "Chat")
+        assert "Live: routing between big-model (strong) and small-model (weak)" in " ".join(c.value for c in at.caption)
+        set_threshold(at, 0.0)
+        at.chat_input(key="chat_input").set_value("Hello there").run()
+        set_threshold(at, 1.0)
+        at.chat_input(key="chat_input").set_value("And again").run()
+        no_traceback(at)
+        replies = [m.markdown[0].value for m in at.chat_message if m.name == "assistant"]
+        assert replies == ["Answer from big-model", "Answer from small-model"]
+        assert [len(r["messages"]) for r in server.requests] == [1, 3]  # the second turn carries the history
