@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from routellm_core import threshold_for_fraction
+from routellm_core import router_names, threshold_for_fraction
 from routellm_core.evaluation import BENCHMARK_NAMES
 from routellm_core.evaluation.operating_point import operating_point
 
@@ -16,6 +16,7 @@ from .settings import Settings, set_threshold
 
 ACTIVE_KEY = "tune_active"
 SHARE_KEY = "tune_share"
+CROSS_FIT_KEY = "tune_cross_fit"  # (router, benchmark) pairs the user asked to cross-fit
 
 
 def render(settings: Settings) -> None:
@@ -34,7 +35,34 @@ def render(settings: Settings) -> None:
     with shown_errors():
         calibrate(settings, bench_name, upload, share / 100.0)
     with shown_errors():
+        if needs_cross_fit(settings.router) and not asked_to_cross_fit(settings.router, bench_name):
+            return
         curve(settings, bench_name, share / 100.0)
+
+
+def needs_cross_fit(router: str | None) -> bool:
+    """A default trainable router learned from the paper benchmarks' labels: its honest curve is out-of-fold.
+
+    The default recipe trains on MT-Bench, MMLU and GSM8K, so the evaluation harness retrains it
+    on the other folds (minutes); a checkpoint path or the random router is scored directly.
+    """
+    from routellm_core.routers.registry import router_class
+
+    return router in router_names() and router_class(router).trainable
+
+
+def asked_to_cross_fit(router: str, bench_name: str) -> bool:
+    asked: set = st.session_state.setdefault(CROSS_FIT_KEY, set())
+    if (router, bench_name) in asked:
+        return True
+    st.info(f"The default {router} router was trained on {bench_name}'s labels, so its quality curve is measured "
+            "out-of-fold: the evaluation harness retrains it on 5 folds (several minutes on a laptop CPU, then cached "
+            f"on disk). `routellm-core evaluate --benchmark {bench_name} --routers {router}` fills the same cache.",
+            icon=":material/schedule:")
+    if st.button("Cross-fit and plot the curve", key="tune_cross_fit_button"):
+        asked.add((router, bench_name))
+        st.rerun()
+    return False
 
 
 def calibrate(settings: Settings, bench_name: str, upload, fraction: float) -> None:

@@ -85,3 +85,17 @@ def test_prices_in_the_sidebar_change_the_cost(make_app):
     after = metrics(at)
     assert float(after["Saving"].rstrip("%")) > float(before["Saving"].rstrip("%"))
     assert after["Quality here"] == before["Quality here"]
+
+
+def test_a_default_trained_router_asks_before_cross_fitting(make_app, data_dir):
+    """The default mf router trained on MT-Bench labels: the threshold shows at once, the curve waits for a click."""
+    from routellm_core import calibrate_threshold
+
+    at = make_app("mf", tab="Tune", timeout=900)
+    at.button(key="tune_button").click().run()
+    no_traceback(at)
+    expected = calibrate_threshold(load_router("mf"), load_benchmark("mt-bench", data_dir).prompts, 0.5)
+    assert metrics(at)["Threshold"] == f"{expected:.4f}"
+    assert "Quality here" not in metrics(at)
+    assert "out-of-fold" in at.info[0].value
+    assert at.button(key="tune_cross_fit_button")
