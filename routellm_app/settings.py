@@ -18,8 +18,8 @@ THRESHOLD_KEY = "threshold"
 # One line per router, shown as the "why" next to a decision.
 ROUTER_NOTES = {
     "mf": "matrix factorisation: the prompt's MiniLM embedding is scored against learned vectors of the two models "
-          "(trained on human preference votes)",
-    "sw_ranking": "similarity-weighted Elo: preference votes on training prompts similar to this one, weighted by "
+          "(learned from preference data)",
+    "sw_ranking": "similarity-weighted Elo: preference labels of training prompts similar to this one, weighted by "
                   "embedding similarity",
     "bert": "a BERT classifier fine-tuned on preference labels reads the prompt",
     "causal_llm": "a small causal LLM fine-tuned to predict which model wins reads the prompt",
