@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from routellm_core import InvalidInputError
+
 from . import services
 from .chat_models import backend
 from .costs import usd
@@ -63,8 +65,6 @@ def answer(settings: Settings, chat, turns: list[Turn], prompt: str) -> Turn:
     from langchain_routellm import ChatRouteLLM
 
     if not prompt.strip():
-        from routellm_core import InvalidInputError
-
         raise InvalidInputError("the message is empty: type or pick a prompt")
     llm = ChatRouteLLM(strong=chat.strong, weak=chat.weak, router=services.router(settings.router),
                        threshold=settings.threshold)

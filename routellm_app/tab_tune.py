@@ -56,8 +56,8 @@ def asked_to_cross_fit(router: str, bench_name: str) -> bool:
     if (router, bench_name) in asked:
         return True
     st.info(f"The default {router} router was trained on {bench_name}'s labels, so its quality curve is measured "
-            "out-of-fold: the evaluation harness retrains it on 5 folds (several minutes on a laptop CPU, then cached "
-            f"on disk). `routellm-core evaluate --benchmark {bench_name} --routers {router}` fills the same cache.",
+            "out-of-fold: the evaluation harness retrains it on 5 folds (many minutes on a CPU, then cached on "
+            f"disk). `routellm-core evaluate --benchmark {bench_name} --routers {router}` fills the same cache.",
             icon=":material/schedule:")
     if st.button("Cross-fit and plot the curve", key="tune_cross_fit_button"):
         asked.add((router, bench_name))

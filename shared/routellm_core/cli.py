@@ -1,4 +1,4 @@
-"""``routellm-core``: train, calibrate, route, download, info (+ evaluate and serve when installed).
+"""``routellm-core``: train, calibrate, route, download, info (+ evaluate, serve and ui when installed).
 
 User errors print one line to stderr and exit with code 2, never a traceback.
 """
