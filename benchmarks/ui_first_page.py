@@ -4,7 +4,7 @@ Starts ``routellm-core ui`` (the shipped default router, ``mf``) on a free 127.0
 times; each time a Chromium (Debian's ``chromium``, driven by Playwright) that is already running
 loads the page, and the time from the server process start to the visible prompt box is recorded,
 with the CPU time the server and the browser used until then (figures that other work on a busy
-machine does not inflate, unlike the wall-clock time).
+machine inflates less than the wall-clock time).
 Optionally routes one prompt with the default router and saves a screenshot (the one in
 ``docs/ui.png`` comes from here).
 

@@ -87,7 +87,7 @@ class AppServer:
         raise TimeoutError(f"the app did not answer on {self.url} within {self.ready_timeout:.0f}s")
 
     def cpu_seconds(self) -> float | None:
-        """CPU time (user + system) the server has used so far: a figure a busy machine does not inflate."""
+        """CPU time (user + system) the server has used so far (a busy machine inflates it less than wall time)."""
         try:
             fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, AttributeError, IndexError):
