@@ -35,6 +35,16 @@ def find_browser() -> str | None:
     return None
 
 
+def _die_with_parent() -> None:
+    """In the child (Linux): get SIGTERM when the parent dies, so a killed test run leaves no server behind."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -65,7 +75,7 @@ class AppServer:
             command += ["--router", self.router]
         self.started_at = time.perf_counter()
         self.process = subprocess.Popen(command, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+                                        start_new_session=True, preexec_fn=_die_with_parent)
         try:
             self._wait_ready()
         except BaseException:
