@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     router = load_router(args.router)
     llm = ChatRouteLLM(strong=strong, weak=weak, router=router, strong_fraction=args.strong_fraction,
                        calibration_prompts=calibration)
-    _, threshold = llm.routing_spec().resolve()
+    threshold = llm.policy.resolved_threshold()
     print(f"router ready in {time.perf_counter() - start:.1f}s; threshold {threshold:.4f} sends "
           f"{args.strong_fraction:.0%} of {len(calibration)} GSM8K questions to the strong model")
 

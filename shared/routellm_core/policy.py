@@ -347,7 +347,7 @@ class RoutingPolicy:
                 out.append(self._empty(threshold))
                 continue
             p = float(next(scored))
-            out.append(RoutingDecision("strong" if p >= threshold else "weak", p, threshold, name))
+            out.append(RoutingDecision(role_for(p, threshold), p, threshold, name))
         return out
 
     def decide(self, texts: Sequence[str]) -> list[RoutingDecision]:
