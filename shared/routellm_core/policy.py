@@ -236,6 +236,7 @@ class RoutingPolicy:
     on_empty: OnEmpty = "error"
     fallback: bool = True
     max_batch: int = 256
+    label: str | None = None
     _state: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -253,8 +254,13 @@ class RoutingPolicy:
     # --- settings --------------------------------------------------------------------------------
     @property
     def router_label(self) -> str:
-        """The router's name (``mf``) or the path/name it was given as."""
+        """The name decisions report: ``label``, else the router's name (``mf``) or the spec it was given as."""
+        if self.label:
+            return self.label
         return self.router.name if isinstance(self.router, Router) else str(self.router)
+
+    def _name(self, router: Router) -> str:
+        return self.label or router.name
 
     def with_overrides(self, threshold: float | None = None, strong_fraction: float | None = None,
                        router: RouterSpec | None = None) -> RoutingPolicy:
@@ -286,7 +292,7 @@ class RoutingPolicy:
         return {"router": self.router, "threshold": self.threshold, "strong_fraction": self.strong_fraction,
                 "calibration_prompts": self.calibration_prompts, "embedder": self.embedder,
                 "router_kwargs": self.router_kwargs, "route_on": self.route_on, "on_empty": self.on_empty,
-                "fallback": self.fallback, "max_batch": self.max_batch}
+                "fallback": self.fallback, "max_batch": self.max_batch, "label": self.label}
 
     # --- resolution (lazy, cached) ---------------------------------------------------------------
     def resolved_router(self) -> Router:
@@ -324,11 +330,11 @@ class RoutingPolicy:
         return turns_text(turns, self.route_on)
 
     # --- decisions -------------------------------------------------------------------------------
-    def _empty(self, threshold: float | None) -> RoutingDecision:
+    def _empty(self, threshold: float | None, name: str | None = None) -> RoutingDecision:
         if self.on_empty == "error":
             raise InvalidInputError(EMPTY_TEXT)
         return RoutingDecision(self.on_empty, float("nan"), float("nan") if threshold is None else threshold,
-                               self.router_label)
+                               name or self.router_label)
 
     def _checked(self, texts: Sequence[str]) -> list[str]:
         if isinstance(texts, str):
@@ -344,7 +350,7 @@ class RoutingPolicy:
         out = []
         for text in texts:
             if not text.strip():
-                out.append(self._empty(threshold))
+                out.append(self._empty(threshold, name))
                 continue
             p = float(next(scored))
             out.append(RoutingDecision(role_for(p, threshold), p, threshold, name))
@@ -360,7 +366,7 @@ class RoutingPolicy:
         scored = [t for t in texts if t.strip()]
         with scoring_lock(router):
             probs = router.predict_proba(scored) if scored else []
-        return self._decisions(texts, probs, threshold, router.name)
+        return self._decisions(texts, probs, threshold, self._name(router))
 
     async def adecide(self, texts: Sequence[str]) -> list[RoutingDecision]:
         """:meth:`decide` without blocking the event loop.
@@ -376,7 +382,7 @@ class RoutingPolicy:
         router, threshold = self.resolved_router(), self.resolved_threshold()
         scored = [t for t in texts if t.strip()]
         probs = await score_async(router, scored, self.max_batch) if scored else []
-        return self._decisions(texts, probs, threshold, router.name)
+        return self._decisions(texts, probs, threshold, self._name(router))
 
     def attempts(self, decision: RoutingDecision) -> list[Attempt]:
         """The roles to try, in order: the routed one, then (with ``fallback``) the other."""
@@ -434,7 +440,7 @@ def decide_many(pairs: Sequence[tuple[RoutingPolicy, str]]) -> list[RoutingDecis
             router = policy.resolved_router()
             threshold = policy.resolved_threshold()
             if not text.strip():
-                results[i] = policy._empty(threshold)
+                results[i] = policy._empty(threshold, policy._name(router))
                 continue
         except RouteLLMError as exc:
             results[i] = exc
@@ -445,8 +451,8 @@ def decide_many(pairs: Sequence[tuple[RoutingPolicy, str]]) -> list[RoutingDecis
         router = routers[key]
         with scoring_lock(router):
             probs = router.predict_proba([text for _, _, text, _ in items])
-        for (i, _, _, threshold), p in zip(items, probs, strict=True):
-            results[i] = RoutingDecision(role_for(p, threshold), float(p), threshold, router.name)
+        for (i, policy, _, threshold), p in zip(items, probs, strict=True):
+            results[i] = RoutingDecision(role_for(p, threshold), float(p), threshold, policy._name(router))
     return results  # type: ignore[return-value]
 
 
