@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test test-slow evaluate benchmark clean
+.PHONY: install demo lint test test-slow evaluate benchmark clean
 
 install: $(VENV)/.installed
 
@@ -27,7 +27,12 @@ demo: install
 	$(BIN)/python examples/langchain_quickstart.py
 	$(BIN)/python examples/llamaindex_quickstart.py
 
-test: install
+# ruff (style and bug patterns) and mypy (types) as configured in pyproject.toml.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: install lint
 	$(BIN)/python -m pytest -q
 
 test-slow: install

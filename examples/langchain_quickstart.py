@@ -22,10 +22,9 @@ import random
 import sys
 import time
 
-from routellm_core import STRONG_MODEL, WEAK_MODEL, RouteLLMError, load_router
-
 from langchain_routellm import ChatRouteLLM, ReplayChatModel, load_gsm8k
 from langchain_routellm.pricing import DEFAULT_PRICES, call_cost, price_from_env
+from routellm_core import STRONG_MODEL, WEAK_MODEL, RouteLLMError, load_router
 
 SYSTEM = "Solve the grade-school math problem step by step. End with the final numeric answer."
 

@@ -15,8 +15,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from langchain_core.callbacks import (AsyncCallbackManager, AsyncCallbackManagerForLLMRun, BaseCallbackManager,
-                                      CallbackManager)
+from langchain_core.callbacks import (
+    AsyncCallbackManager,
+    AsyncCallbackManagerForLLMRun,
+    BaseCallbackManager,
+    CallbackManager,
+)
 from langchain_core.runnables import RunnableConfig, ensure_config, get_config_list
 
 from routellm_core import RoutingDecision
@@ -59,7 +63,7 @@ def without_stream_taps(manager: BaseCallbackManager | None) -> BaseCallbackMana
     return trimmed
 
 
-def _stream_parent(config: RunnableConfig, manager_cls: type[BaseCallbackManager],
+def _stream_parent(config: RunnableConfig, manager_cls: type[CallbackManager] | type[AsyncCallbackManager],
                    verbose: bool) -> tuple[RunnableConfig, BaseCallbackManager]:
     """Pre-assign the stream's run id and build the callbacks its child run will use."""
     run_id = config.get("run_id") or uuid.uuid4()

@@ -153,7 +153,7 @@ class RoutingFields(BaseModel):
 
     @model_validator(mode="after")
     def _build_policy(self) -> RoutingFields:
-        route_on = self.route_on if callable(self.route_on) or self.route_on in ROUTE_MODES else "last_user"
+        route_on: Any = self.route_on if callable(self.route_on) or self.route_on in ROUTE_MODES else "last_user"
         if not (callable(self.route_on) or isinstance(self.route_on, str)):
             raise InvalidInputError(f"route_on must be 'last_user', 'conversation', a dict key or a callable, "
                                     f"got {self.route_on!r}")

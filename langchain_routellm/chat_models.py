@@ -9,10 +9,10 @@ as a child run (tracing shows which model answered), its answer comes back uncha
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, BaseCallbackManager, CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
 from langchain_core.language_models.chat_models import agenerate_from_stream, generate_from_stream
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
@@ -108,7 +108,7 @@ class ChatRouteLLM(CallConfigEntryPoints, BaseChatModel, RoutingFields):
                 "router": self.router_label(), "threshold": self.threshold, "strong_fraction": self.strong_fraction,
                 "route_on": route_on, "fallback": self.fallback}
 
-    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> dict[str, Any]:
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params: dict[str, Any] = {"ls_provider": "routellm", "ls_model_name": kwargs.get("model") or self.model_name,
                                   "ls_model_type": "chat"}
         for key, value in (("ls_temperature", kwargs.get("temperature", self.temperature)),
@@ -116,7 +116,7 @@ class ChatRouteLLM(CallConfigEntryPoints, BaseChatModel, RoutingFields):
                            ("ls_stop", stop or kwargs.get("stop") or self.stop)):
             if value:
                 params[key] = value
-        return params
+        return cast(LangSmithParams, params)
 
     def _should_stream(self, *, async_api: bool, run_manager: Any = None, **kwargs: Any) -> bool:
         # Only our own stream()/astream() stream at this level. Implicit streaming (streaming=True,

@@ -38,6 +38,6 @@ class RouteLLMRoutingEvent(BaseEvent):
         return "RouteLLMRoutingEvent"
 
 
-def emit_routing_event(payload: dict[str, Any], source: str) -> None:
+def emit_routing_event(payload: dict[str, Any], source: Literal["llm", "query_engine", "selector"]) -> None:
     """Send one decision (``RoutingPolicy.metadata``) to every event handler."""
     dispatcher.event(RouteLLMRoutingEvent(**payload, source=source))

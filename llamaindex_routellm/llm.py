@@ -9,12 +9,20 @@ and goes to LlamaIndex's event handlers as a :class:`~llamaindex_routellm.events
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from typing import Any, Literal, Optional, Union
 
-from llama_index.core.base.llms.types import (ChatMessage, ChatResponse, ChatResponseAsyncGen, ChatResponseGen,
-                                              CompletionResponse, CompletionResponseAsyncGen,
-                                              CompletionResponseGen, LLMMetadata, MessageRole)
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+)
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, SerializeAsAny, field_serializer
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
@@ -160,14 +168,14 @@ class RouteLLM(QueryRoutedPredict, FunctionCallingLLM):
         result, outcome = await self._executor.arun(self._policy.attempts(decision), lambda a: call(self._llm(a.role)))
         return annotate(result, self._label(decision, outcome))
 
-    def _stream(self, decision: RoutingDecision, start: Callable[[LLM], Iterator[R]]) -> Iterator[R]:
+    def _stream(self, decision: RoutingDecision, start: Callable[[LLM], Any]) -> Generator[Any, None, None]:
         """Stream from the routed LLM; fall back only if it fails before its first chunk."""
         payload = None
         for chunk, outcome in self._executor.stream(self._policy.attempts(decision), lambda a: start(self._llm(a.role))):
             payload = payload or self._label(decision, outcome)
             yield annotate(chunk, payload)
 
-    async def _astream(self, decision: RoutingDecision, start: Callable[[LLM], Any]) -> AsyncIterator[Any]:
+    async def _astream(self, decision: RoutingDecision, start: Callable[[LLM], Any]) -> AsyncGenerator[Any, None]:
         payload = None
         async for chunk, outcome in self._executor.astream(self._policy.attempts(decision),
                                                            lambda a: start(self._llm(a.role))):

@@ -15,6 +15,7 @@ from llama_index.core.base.response.schema import RESPONSE_TYPE
 from llama_index.core.callbacks.base import CallbackManager
 from llama_index.core.prompts.mixin import PromptMixinType
 from llama_index.core.schema import QueryBundle
+
 from routellm_core import FallbackExecutor, RoutingDecision
 from routellm_core.errors import InvalidInputError
 from routellm_core.fallback import Outcome

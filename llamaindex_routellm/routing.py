@@ -47,8 +47,8 @@ def message_turns(messages: Sequence[Any]) -> list[Turn]:
     return [Turn(normalize_role(m.role), m.content or "") for m in messages]
 
 
-def announce(decision: RoutingDecision, role: Role, model: str, error: BaseException | None, source: str,
-             ) -> dict[str, Any]:
+def announce(decision: RoutingDecision, role: Role, model: str, error: BaseException | None,
+             source: Literal["llm", "query_engine", "selector"]) -> dict[str, Any]:
     """The decision's metadata for the component that answered, sent as a ``RouteLLMRoutingEvent``."""
     payload = RoutingPolicy.metadata(decision, role, model, error)
     emit_routing_event(payload, source)

@@ -14,6 +14,7 @@ from llama_index.core.base.base_selector import BaseSelector, SelectorResult, Si
 from llama_index.core.prompts.mixin import PromptDictType, PromptMixinType
 from llama_index.core.schema import QueryBundle
 from llama_index.core.tools.types import ToolMetadata
+
 from routellm_core import RoutingDecision
 from routellm_core.errors import InvalidInputError
 

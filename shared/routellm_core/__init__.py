@@ -7,8 +7,7 @@ query, and route each query: strong iff P(strong wins) >= threshold.
 from __future__ import annotations
 
 from .calibration import calibrate_threshold, threshold_for_fraction
-from .errors import (CheckpointError, DataError, DownloadError, InvalidInputError, RouteLLMError,
-                     UnknownRouterError)
+from .errors import CheckpointError, DataError, DownloadError, InvalidInputError, RouteLLMError, UnknownRouterError
 from .fallback import FallbackExecutor, is_provider_error
 from .models import STRONG_MODEL, WEAK_MODEL, canonical_model_name
 from .policy import METADATA_FIELDS, Attempt, RoutingPolicy, Turn

@@ -85,14 +85,15 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def cmd_route(args: argparse.Namespace) -> int:
     """One JSON line per prompt: the decision layer's metadata (the same fields every front-end reports)."""
     from .policy import RoutingPolicy
-    from .routers.base import check_prompts
+    from .routers.base import check_prompts, check_threshold
 
     prompts = _read_prompts(args)
     if not prompts:
         raise InvalidInputError("no prompt given: use --prompt TEXT or --prompts-file FILE")
     check_prompts(prompts)
     calibration = _read_prompts(argparse.Namespace(prompt=None, prompts_file=args.calibration_file))
-    threshold = "0.5" if args.threshold is None and args.strong_fraction is None else args.threshold
+    threshold = 0.5 if args.threshold is None and args.strong_fraction is None else args.threshold
+    threshold = None if threshold is None else check_threshold(threshold)
     policy = RoutingPolicy(args.router, threshold=threshold, strong_fraction=args.strong_fraction,
                            calibration_prompts=tuple(calibration))
     for decision in policy.decide(prompts):

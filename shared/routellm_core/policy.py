@@ -365,7 +365,7 @@ class RoutingPolicy:
         threshold = self.resolved_threshold()
         scored = [t for t in texts if t.strip()]
         with scoring_lock(router):
-            probs = router.predict_proba(scored) if scored else []
+            probs: Sequence[float] = list(router.predict_proba(scored)) if scored else []
         return self._decisions(texts, probs, threshold, self._name(router))
 
     async def adecide(self, texts: Sequence[str]) -> list[RoutingDecision]:

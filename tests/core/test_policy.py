@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from routellm_core import METADATA_FIELDS, InvalidInputError, Router, RouteLLMError, RoutingPolicy, Turn
+from routellm_core import METADATA_FIELDS, InvalidInputError, RouteLLMError, Router, RoutingPolicy, Turn
 from routellm_core.policy import ModelNameError, decide_many, parse_model_name, turns_text
 
 PROMPTS = ["What is 2 + 2?", "Write a sonnet about the sea.", "Prove that there are infinitely many primes.",

@@ -62,7 +62,7 @@ def role_for(probability: float, threshold: float) -> Role:
     return "strong" if probability >= threshold else "weak"
 
 
-def check_threshold(threshold: float) -> float:
+def check_threshold(threshold: float | str) -> float:
     """A threshold must be a finite number in [0, 1]."""
     try:
         value = float(threshold)
