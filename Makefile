@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install browser demo ui test test-slow evaluate benchmark clean
+.PHONY: install browser demo ui lint test test-slow evaluate benchmark clean
 
 install: $(VENV)/.installed browser
 
@@ -39,7 +39,12 @@ demo: install
 ui: install
 	$(BIN)/routellm-core ui
 
-test: install
+# ruff (style and bug patterns) and mypy (types) as configured in pyproject.toml.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: install lint
 	$(BIN)/python -m pytest -q
 
 test-slow: install

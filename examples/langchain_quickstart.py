@@ -22,10 +22,9 @@ import random
 import sys
 import time
 
-from routellm_core import STRONG_MODEL, WEAK_MODEL, RouteLLMError, load_router
-
 from langchain_routellm import ChatRouteLLM, ReplayChatModel, load_gsm8k
 from langchain_routellm.pricing import DEFAULT_PRICES, call_cost, price_from_env
+from routellm_core import STRONG_MODEL, WEAK_MODEL, RouteLLMError, load_router
 
 SYSTEM = "Solve the grade-school math problem step by step. End with the final numeric answer."
 
@@ -89,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     router = load_router(args.router)
     llm = ChatRouteLLM(strong=strong, weak=weak, router=router, strong_fraction=args.strong_fraction,
                        calibration_prompts=calibration)
-    _, threshold = llm.routing_spec().resolve()
+    threshold = llm.policy.resolved_threshold()
     print(f"router ready in {time.perf_counter() - start:.1f}s; threshold {threshold:.4f} sends "
           f"{args.strong_fraction:.0%} of {len(calibration)} GSM8K questions to the strong model")
 

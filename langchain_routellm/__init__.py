@@ -7,7 +7,7 @@ Runnables. Per call: ``config={"configurable": {"routellm_threshold": 0.2, "rout
 
 from __future__ import annotations
 
-from ._routing import CONFIG_ROUTER, CONFIG_STRONG_FRACTION, CONFIG_THRESHOLD, router_embedder
+from ._policy import CONFIG_ROUTER, CONFIG_STRONG_FRACTION, CONFIG_THRESHOLD, router_embedder
 from .chat_models import ChatRouteLLM
 from .embeddings import RouteLLMEmbeddings
 from .pricing import DEFAULT_PRICES, Price, call_cost

@@ -18,7 +18,7 @@ class RouteLLMRoutingEvent(BaseEvent):
     """Which model answered a routed call, and why.
 
     ``role``/``model`` answered; ``routed_role`` is what the router chose (they differ only when
-    ``fallback`` is true, i.e. the routed model raised ``error``). ``probability`` is P(strong
+    ``fallback`` is true, i.e. the routed model raised ``fallback_error``). ``probability`` is P(strong
     wins) (None when there was no text to judge), ``threshold`` the cut-off, ``router`` its name,
     ``source`` the component that routed: ``"llm"``, ``"query_engine"`` or ``"selector"``.
     """
@@ -27,10 +27,10 @@ class RouteLLMRoutingEvent(BaseEvent):
     model: str
     routed_role: Literal["strong", "weak"]
     probability: Optional[float] = None
-    threshold: float
+    threshold: Optional[float] = None
     router: str
     fallback: bool = False
-    error: Optional[str] = None
+    fallback_error: Optional[str] = None
     source: Literal["llm", "query_engine", "selector"] = "llm"
 
     @classmethod
@@ -38,6 +38,6 @@ class RouteLLMRoutingEvent(BaseEvent):
         return "RouteLLMRoutingEvent"
 
 
-def emit_routing_event(payload: dict[str, Any], source: str) -> None:
-    """Send one decision (a ``decision_payload`` dict) to every event handler."""
+def emit_routing_event(payload: dict[str, Any], source: Literal["llm", "query_engine", "selector"]) -> None:
+    """Send one decision (``RoutingPolicy.metadata``) to every event handler."""
     dispatcher.event(RouteLLMRoutingEvent(**payload, source=source))

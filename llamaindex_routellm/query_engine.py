@@ -15,11 +15,12 @@ from llama_index.core.base.response.schema import RESPONSE_TYPE
 from llama_index.core.callbacks.base import CallbackManager
 from llama_index.core.prompts.mixin import PromptMixinType
 from llama_index.core.schema import QueryBundle
-from routellm_core import RoutingDecision
-from routellm_core.errors import InvalidInputError
 
-from .events import emit_routing_event
-from .routing import Role, Routing, RouterSpec, decision_payload, other
+from routellm_core import FallbackExecutor, RoutingDecision
+from routellm_core.errors import InvalidInputError
+from routellm_core.fallback import Outcome
+
+from .routing import Role, RouterSpec, announce, build_policy
 
 
 def _engine_name(engine: BaseQueryEngine, role: Role) -> str:
@@ -33,23 +34,26 @@ class RouteLLMQueryEngine(BaseQueryEngine):
     """Answer each query with the ``strong`` or the ``weak`` query engine, as the router decides.
 
     The decision (same fields as :class:`RouteLLM`'s) is in ``response.metadata["routellm"]`` and
-    sent as a ``RouteLLMRoutingEvent``. With ``fallback`` a failing engine is replaced by the other.
+    sent as a ``RouteLLMRoutingEvent``. With ``fallback`` an engine failing with a provider error is
+    replaced by the other.
     """
 
     def __init__(self, strong: BaseQueryEngine, weak: BaseQueryEngine, router: RouterSpec = "mf",
                  threshold: Optional[float] = None, strong_fraction: Optional[float] = None,
                  calibration_prompts: Optional[list[str]] = None, fallback: bool = True, embed_model: Any = None,
-                 callback_manager: Optional[CallbackManager] = None) -> None:
+                 on_empty: str = "error", callback_manager: Optional[CallbackManager] = None) -> None:
         for role, engine in (("strong", strong), ("weak", weak)):
             if not isinstance(engine, BaseQueryEngine):
                 raise InvalidInputError(f"{role} must be a LlamaIndex query engine, got {type(engine).__name__}")
         self.strong, self.weak, self.fallback = strong, weak, fallback
-        self.routing = Routing.build(router, threshold, strong_fraction, calibration_prompts, embed_model)
+        self.policy = build_policy(router, threshold, strong_fraction, calibration_prompts, embed_model,
+                                   fallback=fallback, on_empty=on_empty)
+        self._executor = FallbackExecutor(describe=lambda role: f"{role} query engine")
         super().__init__(callback_manager=callback_manager)
 
     @property
     def threshold(self) -> float:
-        return self.routing.threshold
+        return self.policy.resolved_threshold()
 
     def _get_prompt_modules(self) -> PromptMixinType:
         return {"strong": self.strong, "weak": self.weak}
@@ -59,45 +63,22 @@ class RouteLLMQueryEngine(BaseQueryEngine):
 
     def route(self, query: str) -> RoutingDecision:
         """The decision for a query, without running either engine."""
-        return self.routing.decide(query)
+        return self.policy.decide([query])[0]
 
-    def _roles(self, decision: RoutingDecision) -> list[Role]:
-        return [decision.role, other(decision.role)] if self.fallback else [decision.role]
-
-    def _label(self, response: RESPONSE_TYPE, decision: RoutingDecision, role: Role,
-               error: Optional[BaseException]) -> RESPONSE_TYPE:
-        payload = decision_payload(decision, role, _engine_name(self._engine(role), role), error is not None, error)
-        emit_routing_event(payload, "query_engine")
+    def _label(self, response: RESPONSE_TYPE, decision: RoutingDecision, outcome: Outcome) -> RESPONSE_TYPE:
+        role = outcome.attempt.role
+        payload = announce(decision, role, _engine_name(self._engine(role), role), outcome.error, "query_engine")
         response.metadata = {**(response.metadata or {}), "routellm": payload}
         return response
 
-    @staticmethod
-    def _raise_first(errors: list[tuple[Role, BaseException]]) -> BaseException:
-        first = errors[0][1]
-        for role, exc in errors[1:]:
-            first.add_note(f"RouteLLM fallback to the {role} query engine also failed: {type(exc).__name__}: {exc}")
-        return first
-
     def _query(self, query_bundle: QueryBundle) -> RESPONSE_TYPE:
-        decision = self.routing.decide(query_bundle.query_str)
-        errors: list[tuple[Role, BaseException]] = []
-        for role in self._roles(decision):
-            try:
-                response = self._engine(role).query(query_bundle)
-            except Exception as exc:  # noqa: BLE001 - any engine error triggers the fallback
-                errors.append((role, exc))
-                continue
-            return self._label(response, decision, role, errors[0][1] if errors else None)
-        raise self._raise_first(errors)
+        decision = self.route(query_bundle.query_str)
+        response, outcome = self._executor.run(self.policy.attempts(decision),
+                                               lambda a: self._engine(a.role).query(query_bundle))
+        return self._label(response, decision, outcome)
 
     async def _aquery(self, query_bundle: QueryBundle) -> RESPONSE_TYPE:
-        decision = await self.routing.adecide(query_bundle.query_str)
-        errors: list[tuple[Role, BaseException]] = []
-        for role in self._roles(decision):
-            try:
-                response = await self._engine(role).aquery(query_bundle)
-            except Exception as exc:  # noqa: BLE001
-                errors.append((role, exc))
-                continue
-            return self._label(response, decision, role, errors[0][1] if errors else None)
-        raise self._raise_first(errors)
+        decision = (await self.policy.adecide([query_bundle.query_str]))[0]
+        response, outcome = await self._executor.arun(self.policy.attempts(decision),
+                                                      lambda a: self._engine(a.role).aquery(query_bundle))
+        return self._label(response, decision, outcome)

@@ -14,11 +14,11 @@ from llama_index.core.base.base_selector import BaseSelector, SelectorResult, Si
 from llama_index.core.prompts.mixin import PromptDictType, PromptMixinType
 from llama_index.core.schema import QueryBundle
 from llama_index.core.tools.types import ToolMetadata
+
 from routellm_core import RoutingDecision
 from routellm_core.errors import InvalidInputError
 
-from .events import emit_routing_event
-from .routing import Routing, RouterSpec, decision_payload
+from .routing import RouterSpec, announce, build_policy
 
 Choice = Union[int, str]
 
@@ -32,14 +32,16 @@ class RouteLLMSelector(BaseSelector):
 
     def __init__(self, router: RouterSpec = "mf", threshold: Optional[float] = None,
                  strong_fraction: Optional[float] = None, calibration_prompts: Optional[Sequence[str]] = None,
-                 strong_choice: Choice = 0, weak_choice: Choice = 1, embed_model: Any = None) -> None:
-        self.routing = Routing.build(router, threshold, strong_fraction, calibration_prompts, embed_model)
+                 strong_choice: Choice = 0, weak_choice: Choice = 1, embed_model: Any = None,
+                 on_empty: str = "error") -> None:
+        self.policy = build_policy(router, threshold, strong_fraction, calibration_prompts, embed_model,
+                                   on_empty=on_empty)
         self.strong_choice, self.weak_choice = strong_choice, weak_choice
         self.last_decision: Optional[dict[str, Any]] = None
 
     @property
     def threshold(self) -> float:
-        return self.routing.threshold
+        return self.policy.resolved_threshold()
 
     def _get_prompts(self) -> PromptDictType:
         return {}
@@ -68,9 +70,8 @@ class RouteLLMSelector(BaseSelector):
                 decision: RoutingDecision) -> SelectorResult:
         index = indices[0] if decision.use_strong else indices[1]
         name = choices[index].name or f"choice {index}"
-        payload = decision_payload(decision, decision.role, name)
+        payload = announce(decision, decision.role, name, None, "selector")
         self.last_decision = payload
-        emit_routing_event(payload, "selector")
         prob = "n/a (no query text)" if payload["probability"] is None else f"{payload['probability']:.3f}"
         reason = (f"routellm {decision.router}: P(strong wins)={prob}, threshold={decision.threshold:.3f} "
                   f"-> {decision.role}")
@@ -78,8 +79,8 @@ class RouteLLMSelector(BaseSelector):
 
     def _select(self, choices: Sequence[ToolMetadata], query: QueryBundle) -> SelectorResult:
         indices = self._indices(choices)
-        return self._result(choices, indices, self.routing.decide(query.query_str))
+        return self._result(choices, indices, self.policy.decide([query.query_str])[0])
 
     async def _aselect(self, choices: Sequence[ToolMetadata], query: QueryBundle) -> SelectorResult:
         indices = self._indices(choices)
-        return self._result(choices, indices, await self.routing.adecide(query.query_str))
+        return self._result(choices, indices, (await self.policy.adecide([query.query_str]))[0])

@@ -83,17 +83,21 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_route(args: argparse.Namespace) -> int:
-    from . import load_router
+    """One JSON line per prompt: the decision layer's metadata (the same fields every front-end reports)."""
+    from .policy import RoutingPolicy
     from .routers.base import check_prompts, check_threshold
 
     prompts = _read_prompts(args)
     if not prompts:
         raise InvalidInputError("no prompt given: use --prompt TEXT or --prompts-file FILE")
     check_prompts(prompts)
-    threshold = check_threshold(args.threshold)
-    router = load_router(args.router)
-    for decision in router.route_batch(prompts, threshold):
-        print(json.dumps(decision.to_dict()))
+    calibration = _read_prompts(argparse.Namespace(prompt=None, prompts_file=args.calibration_file))
+    threshold = 0.5 if args.threshold is None and args.strong_fraction is None else args.threshold
+    threshold = None if threshold is None else check_threshold(threshold)
+    policy = RoutingPolicy(args.router, threshold=threshold, strong_fraction=args.strong_fraction,
+                           calibration_prompts=tuple(calibration))
+    for decision in policy.decide(prompts):
+        print(json.dumps(policy.metadata(decision)))
     return 0
 
 
@@ -157,7 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("route", help="routing decision(s) as JSON")
     p.add_argument("--router", default="mf")
-    p.add_argument("--threshold", default="0.5", help="strong iff P(strong wins) >= threshold")
+    p.add_argument("--threshold", help="strong iff P(strong wins) >= threshold (default 0.5)")
+    p.add_argument("--strong-fraction", type=float, help="instead of --threshold: the share of the calibration "
+                   "prompts to send to the strong model")
+    p.add_argument("--calibration-file", help="text/JSONL file of calibration prompts for --strong-fraction")
     p.add_argument("--prompt", action="append", help="prompt to route (repeatable)")
     p.add_argument("--prompts-file", help="text/JSONL file with one prompt per line")
     p.set_defaults(func=cmd_route)

@@ -66,8 +66,9 @@ def servers(stub_servers):
 @pytest.fixture
 def make_routed(servers, small_router_path):
     """Build a ChatRouteLLM over the two servers with the small router (keyword overrides allowed)."""
-    from langchain_routellm import ChatRouteLLM
     from lc_helpers import chat_openai
+
+    from langchain_routellm import ChatRouteLLM
 
     strong, weak = servers
 

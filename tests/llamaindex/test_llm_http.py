@@ -93,16 +93,16 @@ async def test_async_paths(make_routed, split, llm_pair, small_router):
 async def test_async_routing_does_not_block_the_event_loop(make_routed, llm_pair):
     """While the router scores a prompt in a worker thread, other tasks keep running."""
     llm = make_routed(threshold=0.5)
-    router = llm._routing.router
-    original = router.route
+    router = llm.policy.resolved_router()
+    original = router.predict_proba
 
-    def slow_route(text, threshold):
+    def slow_predict_proba(texts):
         import time
 
         time.sleep(0.3)
-        return original(text, threshold)
+        return original(texts)
 
-    router.route = slow_route  # instance attribute: only this test's router object
+    router.predict_proba = slow_predict_proba  # instance attribute: only this test's router object
     try:
         ticks = 0
 
@@ -116,7 +116,7 @@ async def test_async_routing_does_not_block_the_event_loop(make_routed, llm_pair
         await llm.achat(user("Name three colours."))
         task.cancel()
     finally:
-        del router.route
+        del router.predict_proba
     assert ticks >= 10
 
 
@@ -149,7 +149,7 @@ def test_fallback_when_the_routed_server_fails(make_routed, split, llm_pair, sma
     response = llm.chat(user(high))
     meta = response.additional_kwargs["routellm"]
     assert meta["role"] == "weak" and meta["routed_role"] == "strong" and meta["fallback"] is True
-    assert "InternalServerError" in meta["error"]
+    assert "InternalServerError" in meta["fallback_error"]
     assert response.message.content.startswith("Answer from weak-model")
     assert len(strong.requests) == 1 and len(weak.requests) == 1  # the strong one was really tried
     assert routing_events[-1].fallback is True and routing_events[-1].routed_role == "strong"

@@ -55,7 +55,7 @@ def test_function_calling_only_if_both_support_it(openai_pair, small_router, mak
     [
         ({"threshold": 1.5}, "threshold must be in [0, 1]"),
         ({"threshold": 0.2, "strong_fraction": 0.5}, "not both"),
-        ({"threshold": None}, "give a threshold"),
+        ({"threshold": None}, "set threshold=... or strong_fraction"),
         ({"threshold": None, "strong_fraction": 0.5}, "needs calibration_prompts"),
         ({"threshold": None, "strong_fraction": 0.5, "calibration_prompts": "one prompt"}, "needs calibration_prompts"),
         ({"threshold": None, "strong_fraction": 2.0, "calibration_prompts": ["a"]}, "strong_fraction must be in [0, 1]"),
@@ -90,7 +90,7 @@ def test_unknown_router_name(llm_pair):
 def test_router_checkpoint_path_is_loaded_once(llm_pair, small_router_path):
     a = RouteLLM(strong=llm_pair[2], weak=llm_pair[3], router=str(small_router_path), threshold=0.5)
     b = RouteLLM(strong=llm_pair[2], weak=llm_pair[3], router=str(small_router_path), threshold=0.2)
-    assert a._routing.router is b._routing.router  # cached per path: weights are not reloaded
+    assert a.policy.resolved_router() is b.policy.resolved_router()  # cached per path: weights are not reloaded
 
 
 def test_calibrated_threshold_hits_the_target_share(make_routed, small_router, alpaca_subset):
@@ -116,8 +116,9 @@ def test_route_on_last_user_message(make_routed):
 
 def test_route_on_whole_conversation(make_routed):
     text = make_routed(route_on="conversation").routed_text(CONVO)
-    assert text.splitlines() == ["user: Tell me about cats.", "assistant: Cats are small felines.",
-                                 "user: Now prove Fermat's little theorem."]
+    # one rule for every front-end: every message with text, the system prompt included
+    assert text.splitlines() == ["system: You are terse.", "user: Tell me about cats.",
+                                 "assistant: Cats are small felines.", "user: Now prove Fermat's little theorem."]
 
 
 def test_route_on_callable(make_routed):
@@ -126,9 +127,14 @@ def test_route_on_callable(make_routed):
     assert llm.to_dict()["route_on"].endswith("<lambda>")
 
 
-def test_route_without_user_text_uses_last_text(make_routed):
-    assert make_routed().routed_text([ChatMessage(role=MessageRole.SYSTEM, content="Only a system prompt")]) == \
-        "Only a system prompt"
+def test_route_without_user_text_is_empty_and_follows_on_empty(make_routed):
+    """One rule for every front-end: no user text means nothing to route on (an error unless on_empty says)."""
+    only_system = [ChatMessage(role=MessageRole.SYSTEM, content="Only a system prompt")]
+    assert make_routed().routed_text(only_system) == ""
+    with pytest.raises(InvalidInputError, match="routed text is empty"):
+        make_routed().chat(only_system)
+    decision = make_routed(on_empty="weak").route(make_routed().routed_text(only_system))
+    assert decision.role == "weak" and math.isnan(decision.probability)
 
 
 def test_decision_follows_router_probability(make_routed, small_router):
@@ -136,22 +142,22 @@ def test_decision_follows_router_probability(make_routed, small_router):
     p = float(small_router.predict_proba([text])[0])
     assert make_routed(threshold=p).route(text).role == "strong"  # strong iff P >= threshold
     assert make_routed(threshold=min(1.0, p + 1e-6)).route(text).role == "weak"
-    decision = make_routed(threshold=0.0).route("   ")
-    assert decision.role == "strong" and math.isnan(decision.probability)  # nothing to judge: be safe
+    decision = make_routed(threshold=0.0, on_empty="strong").route("   ")
+    assert decision.role == "strong" and math.isnan(decision.probability)  # nothing to judge: as on_empty says
 
 
 def test_embed_model_feeds_the_router(llm_pair, small_router_path, small_router, minilm_embed):
     """A LlamaIndex BaseEmbedding replaces the router's embedder (same MiniLM space here)."""
     llm = RouteLLM(strong=llm_pair[2], weak=llm_pair[3], router=str(small_router_path), threshold=0.5,
                    embed_model=minilm_embed)
-    embedder = llm._routing.router.embedder
+    embedder = llm.policy.resolved_router().embedder
     assert embedder.model_id.startswith("llamaindex:HuggingFaceEmbedding:")
     texts = ["How do I sort a list in Python?", "Explain general relativity to a physicist."]
-    ours = llm._routing.router.predict_proba(texts)
+    ours = llm.policy.resolved_router().predict_proba(texts)
     reference = small_router.predict_proba(texts)
     assert ours == pytest.approx(reference, abs=5e-3)  # our MiniLM runs in bfloat16 where the CPU has it
     assert len(embedder._lru) == 2  # the LlamaIndex model really did the embedding
     # A Router object is copied, never modified.
     copied = RouteLLM(strong=llm_pair[2], weak=llm_pair[3], router=small_router, threshold=0.5,
                       embed_model=minilm_embed)
-    assert copied._routing.router is not small_router and small_router.embedder == "minilm"
+    assert copied.policy.resolved_router() is not small_router and small_router.embedder == "minilm"

@@ -90,7 +90,7 @@ def fitted(tiny_bert, toy_records):
 
 def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     pos, neg = scores[labels], scores[~labels]
-    return float(((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()))
+    return float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
 
 
 def test_fit_learns_and_loss_falls(fitted, held_out):

@@ -49,12 +49,11 @@ def resolve_dtype(dtype: str, device: str) -> str:
 
 
 def set_torch_threads() -> None:
-    """Use the machine's cores, but no more than it has (oversubscription slows small batches)."""
-    import torch
+    """The one torch thread policy (``routers.torch_runtime.set_threads``): ``$ROUTELLM_TORCH_THREADS``, else
+    the cores not busy elsewhere (oversubscription slows small batches)."""
+    from ..routers.torch_runtime import set_threads
 
-    wanted = int(os.environ.get("ROUTELLM_TORCH_THREADS", "0")) or (os.cpu_count() or 1)
-    if torch.get_num_threads() != wanted:
-        torch.set_num_threads(wanted)
+    set_threads()
 
 
 class HFEncoderEmbedder(Embedder):

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..policy import RoutingPolicy
 from ..routers.base import RoutingDecision
 from .config import ServerConfig
 from .errors import APIError, bad_request, error_body
@@ -232,13 +233,13 @@ def create_app(config: ServerConfig) -> FastAPI:
             raise bad_request(f"request body must be a JSON object, got {type(data).__name__}")
         return data
 
-    async def decide(model: str, prompt: str, count: bool) -> RoutingDecision:
-        target = pool.resolve(model)
-        decision, seconds = await pool.decide(target, prompt)
-        metrics.routing_latency.labels(target.router).observe(seconds)
+    async def decide(model: str, prompt: str, count: bool) -> tuple[RoutingPolicy, RoutingDecision]:
+        policy = pool.policy(model)
+        decision, seconds = await pool.decide(policy, prompt)
+        metrics.routing_latency.labels(decision.router).observe(seconds)
         if count:  # chat requests per chosen role; /v1/route lookups are not requests to a role
-            metrics.routed.labels(target.router, decision.role).inc()
-        return decision
+            metrics.routed.labels(decision.router, decision.role).inc()
+        return policy, decision
 
     # --- endpoints ----------------------------------------------------------------------------
     @app.get("/health")
@@ -269,8 +270,8 @@ def create_app(config: ServerConfig) -> FastAPI:
         if req.prompt is not None and not req.prompt.strip():
             raise bad_request("'prompt' is empty", param="prompt")
         prompt = req.prompt if req.prompt is not None else prompt_from_messages(data["messages"])
-        decision = await decide(req.model, prompt, count=False)
-        body = {**decision.to_dict(), "model": config.upstream(decision.role).model}
+        _, decision = await decide(req.model, prompt, count=False)
+        body = RoutingPolicy.metadata(decision, model=config.upstream(decision.role).model)
         return JSONResponse(body, headers=_decision_headers(decision, None, body["model"]))
 
     @app.post("/v1/chat/completions")
@@ -279,18 +280,19 @@ def create_app(config: ServerConfig) -> FastAPI:
         data = await read_json(request)
         req = _validated(ChatRequest, data)
         assert isinstance(req, ChatRequest)
-        decision = await decide(req.model, prompt_from_messages(data["messages"]), count=True)
+        policy, decision = await decide(req.model, prompt_from_messages(data["messages"]), count=True)
         metrics.in_flight.inc()
         handed_over = False
         try:
             if req.stream:
-                stream, outcome = await upstreams.open_stream(decision.role, data)
+                stream, outcome = await upstreams.open_stream(policy.attempts(decision), data)
                 headers = _decision_headers(decision, outcome, config.upstream(outcome.role).model)
                 handed_over = True  # the response closes the stream and lowers in_flight
                 return _RelayResponse(stream, upstreams, metrics, headers)
-            result, outcome = await upstreams.complete(decision.role, data)
+            result, outcome = await upstreams.complete(policy.attempts(decision), data)
             metrics.answered.labels(outcome.role, "false").inc()
-            result["routellm"] = {**decision.to_dict(), "answered_by": outcome.role, "fallback": outcome.fell_back}
+            error = outcome.failures[0] if outcome.failures else None
+            result["routellm"] = RoutingPolicy.metadata(decision, outcome.role, str(result["model"]), error)
             return JSONResponse(result, headers=_decision_headers(decision, outcome, str(result["model"])))
         except UpstreamClientError as exc:
             return JSONResponse(exc.body, exc.status, headers=_decision_headers(decision, None, None))

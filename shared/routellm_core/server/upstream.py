@@ -20,6 +20,8 @@ from typing import Any
 import anyio
 import httpx
 
+from ..fallback import FallbackExecutor
+from ..policy import Attempt
 from .config import Role, ServerConfig, UpstreamConfig
 from .errors import APIError, error_body
 from .metrics import Metrics
@@ -46,10 +48,6 @@ class UpstreamClientError(Exception):
     def __init__(self, status: int, body: dict[str, Any]) -> None:
         super().__init__(f"upstream answered {status}")
         self.status, self.body = status, body
-
-
-def other(role: Role) -> Role:
-    return "weak" if role == "strong" else "strong"
 
 
 class Upstream:
@@ -209,9 +207,8 @@ class Upstreams:
     def __init__(self, config: ServerConfig, metrics: Metrics) -> None:
         self.config, self.metrics = config, metrics
         self.by_role: dict[Role, Upstream] = {role: Upstream(role, config.upstream(role)) for role in ("strong", "weak")}
-
-    def _order(self, role: Role) -> list[Role]:
-        return [role, other(role)] if self.config.fallback else [role]
+        # An upstream failure (not a malformed request, not a bug) moves on to the other role.
+        self.executor = FallbackExecutor(handles=(UpstreamFailure,), describe=lambda role: f"{role} upstream")
 
     def _record(self, failure: UpstreamFailure) -> None:
         self.metrics.upstream_errors.labels(failure.role, failure.kind).inc()
@@ -225,28 +222,34 @@ class Upstreams:
         return APIError(status, f"upstream failed ({tried} tried): {detail}",
                         code="upstream_timeout" if status == 504 else "upstream_error")
 
-    async def complete(self, role: Role, body: dict[str, Any]) -> tuple[dict[str, Any], Outcome]:
-        return await self._with_fallback(role, lambda attempt: self.by_role[attempt].complete(body))
+    async def complete(self, attempts: list[Attempt], body: dict[str, Any]) -> tuple[dict[str, Any], Outcome]:
+        return await self._with_fallback(attempts, lambda role: self.by_role[role].complete(body))
 
-    async def open_stream(self, role: Role, body: dict[str, Any]) -> tuple[UpstreamStream, Outcome]:
-        return await self._with_fallback(role, lambda attempt: self.by_role[attempt].open_stream(body))
+    async def open_stream(self, attempts: list[Attempt], body: dict[str, Any]) -> tuple[UpstreamStream, Outcome]:
+        return await self._with_fallback(attempts, lambda role: self.by_role[role].open_stream(body))
 
-    async def _with_fallback(self, role: Role, call):
-        """``call(role)`` on the routed upstream, then on the other one if it fails."""
+    async def _with_fallback(self, attempts: list[Attempt], call: Any) -> Any:
+        """``call(role)`` for the policy's attempts (routed upstream, then the other) via the fallback executor."""
         failures: list[UpstreamFailure] = []
-        for attempt in self._order(role):
+
+        async def attempt(a: Attempt) -> Any:
             start = time.perf_counter()
             try:
-                result = await call(attempt)
+                result = await call(a.role)
             except UpstreamFailure as failure:
                 self._record(failure)
                 failures.append(failure)
-                continue
-            self.metrics.upstream_latency.labels(attempt).observe(time.perf_counter() - start)
+                raise
+            self.metrics.upstream_latency.labels(a.role).observe(time.perf_counter() - start)
             if failures:
-                self.metrics.fallbacks.labels(role, attempt).inc()
-            return result, Outcome(attempt, failures)
-        raise self._give_up(failures)
+                self.metrics.fallbacks.labels(attempts[0].role, a.role).inc()
+            return result
+
+        try:
+            result, outcome = await self.executor.arun(attempts, attempt)
+        except UpstreamFailure:
+            raise self._give_up(failures) from None
+        return result, Outcome(outcome.attempt.role, failures)
 
     def record_stream_failure(self, failure: UpstreamFailure) -> None:
         self._record(failure)
