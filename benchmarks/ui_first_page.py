@@ -20,7 +20,6 @@ import os
 import statistics
 import sys
 import time
-
 from pathlib import Path
 
 from routellm_app.testing import AppServer, find_browser

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 COLORS = ["#1f77b4", "#555555", "#9e9e9e", "#d62728"]  # router, oracle, all weak, all strong
 
 

@@ -67,7 +67,7 @@ class AppServer:
         self.ready_timeout = ready_timeout
         self.process: subprocess.Popen | None = None
         self.started_at = 0.0
-        self._log = tempfile.TemporaryFile(mode="w+", prefix="routellm-ui-")
+        self._log = tempfile.TemporaryFile(mode="w+", prefix="routellm-ui-")  # noqa: SIM115 -- kept open for the server's lifetime, closed in __exit__
 
     def __enter__(self) -> AppServer:
         command = [sys.executable, "-m", "routellm_core.cli", "ui", "--port", str(self.port)]
