@@ -1,16 +1,13 @@
 """Routing inside LangChain v1 agents: RouteLLMDecisionModel and RouteLLMMiddleware with create_agent.
 
 Real agents (``langchain.agents.create_agent``), real ChatOpenAI clients, two real OpenAI-compatible
-servers on 127.0.0.1 whose tool calls are scripted per test. Routers: ``WordCountRouter`` (a real
+servers on 127.0.0.1 whose tool calls are scripted per test. Routers: ``word_count_router`` (a real
 Router whose P(strong wins) grows with the prompt's length, so "hard" and "easy" prompts are
 known in advance) and the small MF router trained on real data, with thresholds that force a side.
 """
 
 from __future__ import annotations
 
-import threading
-
-import numpy as np
 import pytest
 
 pytest.importorskip("langchain.agents")
@@ -27,27 +24,12 @@ from lc_helpers import chat_openai  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 
 from langchain_routellm import RouteLLMDecisionModel, RouteLLMMiddleware  # noqa: E402
-from routellm_core import Router, RoutingPolicy  # noqa: E402
+from routellm_core import RoutingPolicy  # noqa: E402
+from routellm_core.testing import tool_steps  # noqa: E402
 from routellm_core.errors import InvalidInputError  # noqa: E402
 
 HARD = "Prove that the square root of two is irrational, then explain step by step why the proof works."
 EASY = "Say hi."
-
-
-class WordCountRouter(Router):
-    """P(strong wins) = words / 20 (capped at 1): long, multi-part prompts count as hard. Records calls."""
-
-    name = "words"
-    trainable = False
-
-    def __init__(self) -> None:
-        self.calls: list[list[str]] = []
-        self.lock = threading.Lock()
-
-    def _predict(self, prompts):
-        with self.lock:
-            self.calls.append(list(prompts))
-        return np.array([min(1.0, len(p.split()) / 20) for p in prompts])
 
 
 @tool
@@ -69,20 +51,6 @@ class Report(BaseModel):
     summary: str
 
 
-def tool_script(*steps: str):
-    """A stub-server tool script: call ``steps[k]`` after k tool results of this turn, then stop."""
-
-    def respond(body):
-        messages = body["messages"]
-        last_user = max(i for i, m in enumerate(messages) if m["role"] == "user")
-        done = sum(1 for m in messages[last_user:] if m["role"] == "tool")
-        if done >= len(steps):
-            return []
-        return [{"name": steps[done], "arguments": {"city": "Paris", "summary": "fine"}}]
-
-    return respond
-
-
 @pytest.fixture
 def agent_servers(servers):
     """The session servers with strict tool-history checks on, and tool scripts reset afterwards."""
@@ -95,20 +63,19 @@ def agent_servers(servers):
 
 def script(servers, *steps: str) -> None:
     for server in servers:
-        server.tool_responder = tool_script(*steps)
+        server.tool_responder = tool_steps(*steps, arguments={"city": "Paris", "summary": "fine"})
 
 
 def middleware(servers, **kwargs):
     strong, weak = servers
-    kwargs.setdefault("router", WordCountRouter())
     kwargs.setdefault("threshold", 0.5)
     return RouteLLMMiddleware(strong=chat_openai(strong), weak=chat_openai(weak), **kwargs)
 
 
-def routed_agent(servers, tools=(get_weather, get_time), **kwargs):
+def routed_agent(servers, router, tools=(get_weather, get_time), **kwargs):
     response_format = kwargs.pop("response_format", None)
     checkpointer = kwargs.pop("checkpointer", None)
-    mw = middleware(servers, **kwargs)
+    mw = middleware(servers, router=router, **kwargs)
     agent = create_agent(chat_openai(servers[1]), tools=list(tools), middleware=[mw],
                          response_format=response_format, checkpointer=checkpointer)
     return agent, mw
@@ -123,13 +90,13 @@ QUESTIONS = {"route": Choice(instructions="Which model?", criteria={"powerful": 
              "needs_strong": Noul(instructions="Does this task need the strong model?")}
 
 
-def decision_model(router=None, **kwargs):
-    return RouteLLMDecisionModel(router=router or WordCountRouter(), threshold=kwargs.pop("threshold", 0.5),
+def decision_model(router, **kwargs):
+    return RouteLLMDecisionModel(router=router, threshold=kwargs.pop("threshold", 0.5),
                                  strong_label="powerful", weak_label="fast", **kwargs)
 
 
-def test_decision_model_answers_choice_and_noul_like_the_policy():
-    router = WordCountRouter()
+def test_decision_model_answers_choice_and_noul_like_the_policy(word_count_router):
+    router = word_count_router
     model = decision_model(router)
     policy = RoutingPolicy(router, threshold=0.5)
     for text in (HARD, EASY):
@@ -155,8 +122,8 @@ def test_strong_probability_puts_the_threshold_at_one_half(small_router):
     assert all(RoutingPolicy.strong_probability(d) >= 0.5 for d in forced)
 
 
-async def test_decision_model_async_and_batch_use_one_router_call():
-    router = WordCountRouter()
+async def test_decision_model_async_and_batch_use_one_router_call(word_count_router):
+    router = word_count_router
     model = decision_model(router)
     requests = [{"state": text, "questions": QUESTIONS} for text in (HARD, EASY, HARD)]
     batch = model.batch(requests)
@@ -167,7 +134,7 @@ async def test_decision_model_async_and_batch_use_one_router_call():
     assert [r.answers for r in await model.abatch(requests)] == [r.answers for r in batch]
 
 
-def test_decision_model_is_traced_like_any_decision_model():
+def test_decision_model_is_traced_like_any_decision_model(word_count_router):
     class Seen(BaseCallbackHandler):
         def __init__(self):
             self.starts, self.ends, self.events = [], [], []
@@ -182,7 +149,7 @@ def test_decision_model_is_traced_like_any_decision_model():
             self.events.append((name, data))
 
     seen = Seen()
-    model = decision_model()
+    model = decision_model(word_count_router)
     model.invoke({"state": HARD, "questions": QUESTIONS}, config={"callbacks": [seen]})
     model.batch([{"state": EASY, "questions": QUESTIONS}], config={"callbacks": [seen]})
     assert [m["ls_provider"] for m in seen.starts] == ["routellm", "routellm"]
@@ -200,21 +167,21 @@ def test_decision_model_is_traced_like_any_decision_model():
     ({"q": Score(instructions="?", criteria=["low", "high"])}, "not Score"),
     ({}, "at least one question"),
 ])
-def test_decision_model_rejects_questions_it_cannot_answer(questions, words):
-    router = WordCountRouter()
+def test_decision_model_rejects_questions_it_cannot_answer(questions, words, word_count_router):
+    router = word_count_router
     with pytest.raises(InvalidInputError, match=words):
         decision_model(router).invoke({"state": HARD, "questions": questions})
     assert router.calls == []  # rejected before any scoring
 
 
-def test_decision_model_bad_state_and_settings():
+def test_decision_model_bad_state_and_settings(word_count_router):
     with pytest.raises(InvalidInputError, match="mapping with 'messages'"):
-        decision_model().invoke({"state": {"ticket": 1}, "questions": QUESTIONS})
+        decision_model(word_count_router).invoke({"state": {"ticket": 1}, "questions": QUESTIONS})
     with pytest.raises(InvalidInputError, match="must differ"):
         RouteLLMDecisionModel(router="random", threshold=0.5, strong_label="x", weak_label="x")
     with pytest.raises(InvalidInputError, match="not both"):
         RouteLLMDecisionModel(router="random", threshold=0.5, strong_fraction=0.5, calibration_prompts=["a"])
-    out = decision_model().batch([{"state": {"x": 1}, "questions": QUESTIONS}, {"state": EASY, "questions": QUESTIONS}],
+    out = decision_model(word_count_router).batch([{"state": {"x": 1}, "questions": QUESTIONS}, {"state": EASY, "questions": QUESTIONS}],
                                  return_exceptions=True)
     assert isinstance(out[0], InvalidInputError) and out[1].choices["route"].choice == "fast"
 
@@ -229,10 +196,10 @@ def router_agent(servers, classifier):
     return create_agent(chat_openai(weak), tools=[get_weather], middleware=[mw])
 
 
-def test_model_router_middleware_routes_hard_to_strong_and_easy_to_weak(agent_servers):
+def test_model_router_middleware_routes_hard_to_strong_and_easy_to_weak(agent_servers, word_count_router):
     strong, weak = agent_servers
     script(agent_servers, "get_weather")
-    agent = router_agent(agent_servers, decision_model())
+    agent = router_agent(agent_servers, decision_model(word_count_router))
     hard = agent.invoke({"messages": [HumanMessage(HARD)]})
     assert hard["model_route"].choice == "powerful" and len(strong.requests) == 2 and weak.requests == []
     easy = agent.invoke({"messages": [HumanMessage(EASY)]})
@@ -249,10 +216,10 @@ async def test_model_router_middleware_with_a_trained_router(agent_servers, smal
 
 
 # --- RouteLLMMiddleware ------------------------------------------------------------------------------
-def test_one_decision_per_turn_across_the_tool_loop_and_switch_between_turns(agent_servers):
+def test_one_decision_per_turn_across_the_tool_loop_and_switch_between_turns(agent_servers, word_count_router):
     strong, weak = agent_servers
     script(agent_servers, "get_weather", "get_time")
-    agent, mw = routed_agent(agent_servers, checkpointer=InMemorySaver())
+    agent, mw = routed_agent(agent_servers, word_count_router, checkpointer=InMemorySaver())
     thread = {"configurable": {"thread_id": "t1"}}
     first = agent.invoke({"messages": [HumanMessage(HARD)]}, thread)
     assert len(strong.requests) == 3 and weak.requests == []  # two tool steps and the answer, all strong
@@ -271,7 +238,7 @@ def test_one_decision_per_turn_across_the_tool_loop_and_switch_between_turns(age
     assert [m.response_metadata["routellm"]["role"] for m in ai_messages(second)] == ["strong"] * 3 + ["weak"] * 3
 
 
-def test_mixed_history_from_another_provider_survives_the_switch(agent_servers):
+def test_mixed_history_from_another_provider_survives_the_switch(agent_servers, word_count_router):
     """A history written by another provider (content blocks, its own tool-call ids) goes to both models."""
     strong, weak = agent_servers
     script(agent_servers, "get_weather")
@@ -281,7 +248,7 @@ def test_mixed_history_from_another_provider_survives_the_switch(agent_servers):
                          response_metadata={"model_provider": "anthropic"}),
                ToolMessage("rainy in Oslo", tool_call_id="toolu_01ABC"),
                AIMessage("It is rainy in Oslo.")]
-    agent, _ = routed_agent(agent_servers)
+    agent, _ = routed_agent(agent_servers, word_count_router)
     for text, server in ((HARD, strong), (EASY, weak)):
         state = agent.invoke({"messages": [*history, HumanMessage(text)]})
         assert state["routellm"]["model"] == server.model
@@ -289,29 +256,29 @@ def test_mixed_history_from_another_provider_survives_the_switch(agent_servers):
         assert sent[1]["tool_calls"][0]["id"] == "toolu_01ABC" and sent[2]["tool_call_id"] == "toolu_01ABC"
 
 
-def test_scopes_call_and_thread(agent_servers):
+def test_scopes_call_and_thread(agent_servers, word_count_router):
     strong, weak = agent_servers
     script(agent_servers, "get_weather")
-    agent, mw = routed_agent(agent_servers, scope="call")
+    agent, mw = routed_agent(agent_servers, word_count_router, scope="call")
     agent.invoke({"messages": [HumanMessage(HARD)]})
     assert len(mw.policy.resolved_router().calls) == 2  # decided again on each of the two model calls
 
-    pinned, mw = routed_agent(agent_servers, scope="thread", checkpointer=InMemorySaver())
+    pinned, mw = routed_agent(agent_servers, type(word_count_router)(), scope="thread", checkpointer=InMemorySaver())
     thread = {"configurable": {"thread_id": "pinned"}}
     pinned.invoke({"messages": [HumanMessage(HARD)]}, thread)
     state = pinned.invoke({"messages": [HumanMessage(EASY)]}, thread)
     assert state["routellm"]["role"] == "strong" and len(strong.requests) == 2 + 4 and len(weak.requests) == 0
     assert mw.policy.resolved_router().calls == [[HARD]]  # the thread's first turn decided for the thread
     with pytest.raises(InvalidInputError, match="scope must be"):
-        middleware(agent_servers, scope="session")
+        middleware(agent_servers, router=word_count_router, scope="session")
 
 
 @pytest.mark.parametrize("asynchronous", [False, True])
-async def test_upstream_500_falls_back_for_the_rest_of_the_turn(agent_servers, asynchronous):
+async def test_upstream_500_falls_back_for_the_rest_of_the_turn(agent_servers, asynchronous, word_count_router):
     strong, weak = agent_servers
     script(agent_servers, "get_weather", "get_time")
     strong.fail_mode = "error"
-    agent, _ = routed_agent(agent_servers)
+    agent, _ = routed_agent(agent_servers, word_count_router)
     request = {"messages": [HumanMessage(HARD)]}
     state = await agent.ainvoke(request) if asynchronous else agent.invoke(request)
     assert len(strong.requests) == 1 and len(weak.requests) == 3  # one failure, then weak for the whole turn
@@ -321,30 +288,30 @@ async def test_upstream_500_falls_back_for_the_rest_of_the_turn(agent_servers, a
     assert all(m.response_metadata["routellm"]["fallback"] for m in ai_messages(state))
 
 
-def test_no_fallback_raises_the_provider_error(agent_servers):
+def test_no_fallback_raises_the_provider_error(agent_servers, word_count_router):
     import openai
 
     agent_servers[0].fail_mode = "error"
-    agent, _ = routed_agent(agent_servers, fallback=False)
+    agent, _ = routed_agent(agent_servers, word_count_router, fallback=False)
     with pytest.raises(openai.InternalServerError):
         agent.invoke({"messages": [HumanMessage(HARD)]})
     assert agent_servers[1].requests == []
 
 
-def test_streams_tokens_from_the_routed_model(agent_servers):
+def test_streams_tokens_from_the_routed_model(agent_servers, word_count_router):
     strong, weak = agent_servers
     script(agent_servers, "get_weather")
     strong.fail_mode = "error"  # the weak model takes over before the first token
-    agent, _ = routed_agent(agent_servers)
+    agent, _ = routed_agent(agent_servers, word_count_router)
     tokens = [chunk.content for chunk, _ in agent.stream({"messages": [HumanMessage(HARD)]}, stream_mode="messages")
               if isinstance(chunk, AIMessageChunk) and chunk.content]
     assert "".join(tokens).startswith("Answer from weak-model") and len(tokens) > 3
     assert all(body.get("stream") for body in weak.requests)
 
 
-async def test_astream_updates_carry_the_decision(agent_servers):
+async def test_astream_updates_carry_the_decision(agent_servers, word_count_router):
     script(agent_servers, "get_weather")
-    agent, _ = routed_agent(agent_servers)
+    agent, _ = routed_agent(agent_servers, word_count_router)
     updates = [u async for u in agent.astream({"messages": [HumanMessage(EASY)]}, stream_mode="updates")]
     decisions = [node["routellm"] for u in updates for node in u.values() if isinstance(node, dict) and "routellm" in node]
     assert decisions and {d["role"] for d in decisions} == {"weak"}
@@ -352,11 +319,11 @@ async def test_astream_updates_carry_the_decision(agent_servers):
 
 
 @pytest.mark.parametrize("strategy", [ToolStrategy(Report), ProviderStrategy(Report)], ids=["tool", "provider"])
-async def test_response_format_with_tools_fallback_and_routing(agent_servers, strategy):
+async def test_response_format_with_tools_fallback_and_routing(agent_servers, strategy, word_count_router):
     strong, weak = agent_servers
     steps = ("get_weather", "Report") if isinstance(strategy, ToolStrategy) else ("get_weather",)
     script(agent_servers, *steps)
-    agent, _ = routed_agent(agent_servers, response_format=strategy)
+    agent, _ = routed_agent(agent_servers, word_count_router, response_format=strategy)
     state = agent.invoke({"messages": [HumanMessage(HARD)]})
     assert isinstance(state["structured_response"], Report) and state["routellm"]["role"] == "strong"
     assert len(strong.requests) == 2 and weak.requests == []

@@ -45,6 +45,19 @@ def _sample_from_schema(schema: dict[str, Any], name: str = "value") -> Any:
     return f"{name}-text"
 
 
+def tool_steps(*names: str, arguments: dict[str, Any] | None = None) -> Callable[[dict[str, Any]], list[dict[str, Any]]]:
+    """A ``tool_responder`` for a multi-step tool loop: after k tool results in the current user
+    turn, call tool ``names[k]`` (with ``arguments``); after the last one, answer without a tool."""
+
+    def respond(body: dict[str, Any]) -> list[dict[str, Any]]:
+        messages = body.get("messages", [])
+        users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
+        done = sum(1 for m in messages[users[-1] if users else 0:] if m.get("role") == "tool")
+        return [{"name": names[done], "arguments": dict(arguments or {})}] if done < len(names) else []
+
+    return respond
+
+
 def _count_tokens(text: str) -> int:
     return max(1, len(text.split()))
 
