@@ -67,7 +67,8 @@ class RouteLLMDecisionModel(BaseDecisionModel):
     """Answer "strong or weak model?" questions with a learned RouteLLM router.
 
     >>> classifier = RouteLLMDecisionModel(router="mf", threshold=0.12)
-    >>> ModelRouterMiddleware(choices={"strong": ..., "weak": ...}, instructions="...", classifier=classifier)  # doctest: +SKIP
+    >>> ModelRouterMiddleware(choices={"strong": ..., "weak": ...}, instructions="...",
+    ...                       classifier=classifier)  # doctest: +SKIP
 
     Give ``threshold`` (strong iff P(strong wins) >= it) or ``strong_fraction`` with
     ``calibration_prompts``, or a ready :class:`~routellm_core.RoutingPolicy` as ``policy``.
@@ -85,7 +86,8 @@ class RouteLLMDecisionModel(BaseDecisionModel):
     on_empty: str = Field(default="error", description="'error', or the role that answers an empty text.")
     strong_label: str = Field(default="strong", description="Choice label meaning the strong model.")
     weak_label: str = Field(default="weak", description="Choice label meaning the weak model.")
-    policy: RoutingPolicy | None = Field(default=None, exclude=True, description="A ready policy (overrides the above).")
+    policy: RoutingPolicy | None = Field(default=None, exclude=True,
+                                         description="A ready policy (replaces the settings above).")
 
     _policy: RoutingPolicy = PrivateAttr()
 

@@ -121,7 +121,8 @@ class RouteLLMMiddleware(AgentMiddleware[RouteLLMState]):
         return self._record((await self.policy.adecide([self._text(state["messages"])]))[0])
 
     # --- calling --------------------------------------------------------------------------------
-    def _plan(self, request: ModelRequest, decision: RoutingDecision | None) -> tuple[RoutingDecision, list[Attempt], dict]:
+    def _plan(self, request: ModelRequest,
+              decision: RoutingDecision | None) -> tuple[RoutingDecision, list[Attempt], dict[str, Any]]:
         """The decision for this call, the models to try in order, and the turn's record so far.
 
         Within a turn, once the routed model has failed and the other one answered, the other one
@@ -137,7 +138,8 @@ class RouteLLMMiddleware(AgentMiddleware[RouteLLMState]):
             previous = {}
         return decision, self.policy.attempts(first), previous
 
-    def _finish(self, response: Any, decision: RoutingDecision, outcome: Outcome, previous: dict) -> ExtendedModelResponse:
+    def _finish(self, response: Any, decision: RoutingDecision, outcome: Outcome,
+                previous: dict[str, Any]) -> ExtendedModelResponse:
         """Label the answer with the decision, and store it in the agent state."""
         role = outcome.attempt.role
         meta = self.policy.metadata(decision, role, model_name(self.models[role]), outcome.error)

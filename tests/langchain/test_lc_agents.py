@@ -181,8 +181,8 @@ def test_decision_model_bad_state_and_settings(word_count_router):
         RouteLLMDecisionModel(router="random", threshold=0.5, strong_label="x", weak_label="x")
     with pytest.raises(InvalidInputError, match="not both"):
         RouteLLMDecisionModel(router="random", threshold=0.5, strong_fraction=0.5, calibration_prompts=["a"])
-    out = decision_model(word_count_router).batch([{"state": {"x": 1}, "questions": QUESTIONS}, {"state": EASY, "questions": QUESTIONS}],
-                                 return_exceptions=True)
+    requests = [{"state": {"x": 1}, "questions": QUESTIONS}, {"state": EASY, "questions": QUESTIONS}]
+    out = decision_model(word_count_router).batch(requests, return_exceptions=True)
     assert isinstance(out[0], InvalidInputError) and out[1].choices["route"].choice == "fast"
 
 
@@ -313,7 +313,8 @@ async def test_astream_updates_carry_the_decision(agent_servers, word_count_rout
     script(agent_servers, "get_weather")
     agent, _ = routed_agent(agent_servers, word_count_router)
     updates = [u async for u in agent.astream({"messages": [HumanMessage(EASY)]}, stream_mode="updates")]
-    decisions = [node["routellm"] for u in updates for node in u.values() if isinstance(node, dict) and "routellm" in node]
+    decisions = [node["routellm"] for update in updates for node in update.values()
+                 if isinstance(node, dict) and "routellm" in node]
     assert decisions and {d["role"] for d in decisions} == {"weak"}
     assert agent_servers[1].requests and not agent_servers[0].requests
 
@@ -336,3 +337,18 @@ async def test_response_format_with_tools_fallback_and_routing(agent_servers, st
     assert len(weak.requests) == 2
     easy = agent.invoke({"messages": [HumanMessage(EASY)]})
     assert easy["routellm"]["role"] == "weak" and isinstance(easy["structured_response"], Report)
+
+
+def test_a_turn_without_user_text_is_a_clear_error_unless_on_empty_says(agent_servers, word_count_router):
+    from langchain_core.messages import SystemMessage
+
+    agent, _ = routed_agent(agent_servers, word_count_router)
+    with pytest.raises(InvalidInputError, match="nothing to route on"):
+        agent.invoke({"messages": [SystemMessage("Be terse.")]})
+    assert agent_servers[0].requests == agent_servers[1].requests == []
+    policy = RoutingPolicy(word_count_router, threshold=0.5, on_empty="weak")
+    agent = create_agent(chat_openai(agent_servers[1]), tools=[get_weather],
+                         middleware=[RouteLLMMiddleware(strong=chat_openai(agent_servers[0]),
+                                                        weak=chat_openai(agent_servers[1]), policy=policy)])
+    state = agent.invoke({"messages": [HumanMessage("   ")]})
+    assert state["routellm"]["role"] == "weak" and state["routellm"]["probability"] is None

@@ -45,7 +45,8 @@ def _sample_from_schema(schema: dict[str, Any], name: str = "value") -> Any:
     return f"{name}-text"
 
 
-def tool_steps(*names: str, arguments: dict[str, Any] | None = None) -> Callable[[dict[str, Any]], list[dict[str, Any]]]:
+def tool_steps(*names: str,
+               arguments: dict[str, Any] | None = None) -> Callable[[dict[str, Any]], list[dict[str, Any]]]:
     """A ``tool_responder`` for a multi-step tool loop: after k tool results in the current user
     turn, call tool ``names[k]`` (with ``arguments``); after the last one, answer without a tool."""
 
