@@ -105,19 +105,28 @@ class RouteLLMMiddleware(AgentMiddleware[RouteLLMState]):
     def _record(self, decision: RoutingDecision) -> dict[str, Any]:
         return {STATE_KEY: self.policy.metadata(decision, model=model_name(self.models[decision.role]))}
 
-    def _keeps(self, state: Mapping[str, Any]) -> bool:
-        """Whether a new turn keeps the decision already in the state (no new decision needed)."""
-        return self.scope == "call" or (self.scope == "thread" and STATE_KEY in state)
+    def _kept(self, state: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The state update for a turn that keeps the stored decision; None when a new one is needed.
+
+        Scope ``call`` decides per call (nothing to store); scope ``thread`` keeps the thread's
+        decision but starts each turn on the routed model again (a fallback lasts one turn).
+        """
+        if self.scope == "call":
+            return {}
+        stored = state.get(STATE_KEY) if self.scope == "thread" else None
+        return None if stored is None else self._record(_stored_decision(stored))
 
     def before_agent(self, state: RouteLLMState, runtime: Any) -> dict[str, Any] | None:
         """Decide once for the user turn that starts (scope ``turn``, or a thread's first turn)."""
-        if self._keeps(state):
-            return None
+        kept = self._kept(state)
+        if kept is not None:
+            return kept or None
         return self._record(self.policy.decide([self._text(state["messages"])])[0])
 
     async def abefore_agent(self, state: RouteLLMState, runtime: Any) -> dict[str, Any] | None:
-        if self._keeps(state):
-            return None
+        kept = self._kept(state)
+        if kept is not None:
+            return kept or None
         return self._record((await self.policy.adecide([self._text(state["messages"])]))[0])
 
     # --- calling --------------------------------------------------------------------------------

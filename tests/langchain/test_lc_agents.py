@@ -269,6 +269,11 @@ def test_scopes_call_and_thread(agent_servers, word_count_router):
     state = pinned.invoke({"messages": [HumanMessage(EASY)]}, thread)
     assert state["routellm"]["role"] == "strong" and len(strong.requests) == 2 + 4 and len(weak.requests) == 0
     assert mw.policy.resolved_router().calls == [[HARD]]  # the thread's first turn decided for the thread
+    strong.fail_mode = "error"  # a fallback lasts one turn: the next turn tries the thread's model again
+    assert pinned.invoke({"messages": [HumanMessage(EASY)]}, thread)["routellm"]["fallback"] is True
+    strong.fail_mode = None
+    state = pinned.invoke({"messages": [HumanMessage(EASY)]}, thread)
+    assert state["routellm"]["role"] == "strong" and state["routellm"]["fallback"] is False
     with pytest.raises(InvalidInputError, match="scope must be"):
         middleware(agent_servers, router=word_count_router, scope="session")
 
