@@ -55,3 +55,30 @@ def openai_pair():
 
     with OpenAIStubServer(model="strong-model") as strong, OpenAIStubServer(model="weak-model") as weak:
         yield strong, weak
+
+
+@pytest.fixture
+def word_count_router():
+    """A real Router whose P(strong wins) is the prompt's word count / 20 (capped at 1): long,
+    multi-part prompts are "hard", so tests know each prompt's side of a threshold. ``calls``
+    records every scoring batch."""
+    import threading
+
+    import numpy as np
+
+    from routellm_core import Router
+
+    class WordCountRouter(Router):
+        name = "words"
+        trainable = False
+
+        def __init__(self) -> None:
+            self.calls: list[list[str]] = []
+            self._lock = threading.Lock()
+
+        def _predict(self, prompts):
+            with self._lock:
+                self.calls.append(list(prompts))
+            return np.array([min(1.0, len(p.split()) / 20) for p in prompts])
+
+    return WordCountRouter()

@@ -389,6 +389,23 @@ class RoutingPolicy:
         first = Attempt(decision.role, False)
         return [first, Attempt(other_role(decision.role), True)] if self.fallback else [first]
 
+    @staticmethod
+    def strong_probability(decision: RoutingDecision) -> float:
+        """P(the strong model is needed) on a scale where the threshold sits at 0.5.
+
+        P(strong wins) is stretched piecewise-linearly so that 0 -> 0, the threshold -> 0.5 and
+        1 -> 1: the value is >= 0.5 exactly when the decision is strong, so frameworks that pick the
+        likelier of two labels (decision models, ``Choice`` questions) agree with the router.
+        A decision without a probability (``on_empty``) gives 1.0 or 0.0 for its role.
+        """
+        strong = decision.role == "strong"
+        p, t = decision.probability, decision.threshold
+        if p is None or math.isnan(p) or t is None or math.isnan(t):
+            return 1.0 if strong else 0.0
+        if strong:
+            return 1.0 if t >= 1.0 else min(1.0, 0.5 + 0.5 * (p - t) / (1.0 - t))
+        return max(0.0, min(0.4999, 0.5 * p / t)) if t > 0 else 0.0
+
     # --- metadata --------------------------------------------------------------------------------
     @staticmethod
     def metadata(decision: RoutingDecision, role: Role | None = None, model: str | None = None,

@@ -1,5 +1,5 @@
 """Test and demo helpers: a real OpenAI-compatible HTTP server on loopback."""
 
-from .openai_server import OpenAIStubServer
+from .openai_server import OpenAIStubServer, tool_steps
 
-__all__ = ["OpenAIStubServer"]
+__all__ = ["OpenAIStubServer", "tool_steps"]

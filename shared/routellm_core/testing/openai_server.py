@@ -45,6 +45,20 @@ def _sample_from_schema(schema: dict[str, Any], name: str = "value") -> Any:
     return f"{name}-text"
 
 
+def tool_steps(*names: str,
+               arguments: dict[str, Any] | None = None) -> Callable[[dict[str, Any]], list[dict[str, Any]]]:
+    """A ``tool_responder`` for a multi-step tool loop: after k tool results in the current user
+    turn, call tool ``names[k]`` (with ``arguments``); after the last one, answer without a tool."""
+
+    def respond(body: dict[str, Any]) -> list[dict[str, Any]]:
+        messages = body.get("messages", [])
+        users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
+        done = sum(1 for m in messages[users[-1] if users else 0:] if m.get("role") == "tool")
+        return [{"name": names[done], "arguments": dict(arguments or {})}] if done < len(names) else []
+
+    return respond
+
+
 def _count_tokens(text: str) -> int:
     return max(1, len(text.split()))
 
@@ -62,7 +76,9 @@ class OpenAIStubServer:
     Attributes you may change while it runs: ``fail_mode`` (None, "error" -> HTTP 500,
     "midstream" -> a stream that breaks after its first chunk, "slow" -> wait ``delay`` seconds
     first), ``delay``, ``responder``, ``json_responder`` (JSON-mode object), ``arguments_responder``
-    (tool-call arguments). ``requests`` lists the JSON bodies received.
+    (tool-call arguments), ``tool_responder`` (scripts tool calls: see :meth:`_scripted_calls`),
+    ``strict_tools`` (reject histories whose tool messages answer no earlier tool call, with a 400
+    as OpenAI does). ``requests`` lists the JSON bodies received.
     """
 
     def __init__(self, model: str = "stub-model", responder: Responder | None = None, api_key: str | None = None,
@@ -75,6 +91,10 @@ class OpenAIStubServer:
         # (response_format json_object), and tool-call arguments from (request body, function spec).
         self.json_responder = json_responder
         self.arguments_responder = arguments_responder
+        # (request body) -> [{"name": ..., "arguments": {...}}, ...]: the tool calls to make (an empty
+        # list or None: answer without one). Scripts multi-step tool loops; None keeps the default rule.
+        self.tool_responder: Callable[[dict[str, Any]], list[dict[str, Any]] | None] | None = None
+        self.strict_tools = False
         self.api_key = api_key
         self.host, self.port = host, port
         self.chunk_words = chunk_words
@@ -135,7 +155,34 @@ class OpenAIStubServer:
         return [{"id": f"call_{uuid.uuid4().hex[:12]}", "type": "function",
                  "function": {"name": fn.get("name", "tool"), "arguments": json.dumps(args)}}]
 
+    def _scripted_calls(self, body: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The tool calls ``tool_responder`` asks for, in the wire format (ids are fresh)."""
+        assert self.tool_responder is not None
+        wanted = self.tool_responder(body) or []
+        return [{"id": f"call_{uuid.uuid4().hex[:12]}", "type": "function",
+                 "function": {"name": call["name"], "arguments": json.dumps(call.get("arguments", {}))}}
+                for call in wanted] or None
+
+    @staticmethod
+    def history_error(messages: list[dict[str, Any]]) -> str | None:
+        """What OpenAI would reject in a history's tool messages (None if it is well formed)."""
+        pending: set[str] = set()
+        for i, message in enumerate(messages):
+            if message.get("role") == "assistant":
+                pending = {c.get("id") for c in message.get("tool_calls") or []}
+            elif message.get("role") == "tool":
+                if message.get("tool_call_id") not in pending:
+                    return (f"messages[{i}]: a 'tool' message must answer a preceding 'tool_calls' id, "
+                            f"got {message.get('tool_call_id')!r}")
+            else:
+                pending = set()
+        return None
+
     def _answer(self, body: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]] | None]:
+        if self.tool_responder is not None:
+            calls = self._scripted_calls(body)
+            if calls:
+                return None, calls
         fmt = body.get("response_format") or {}
         if fmt.get("type") == "json_schema":
             return json.dumps(_sample_from_schema(fmt.get("json_schema", {}).get("schema", {}))), None
@@ -143,7 +190,7 @@ class OpenAIStubServer:
             if self.json_responder is not None:
                 return json.dumps(self.json_responder(body)), None
             return json.dumps({"answer": self.responder(body)}), None
-        calls = self._tool_call(body)
+        calls = self._tool_call(body) if self.tool_responder is None else None
         if calls:
             return None, calls
         return self.responder(body), None
@@ -193,6 +240,8 @@ class OpenAIStubServer:
             self.requests.append(body)
             if (failed := await guard(request)) is not None:
                 return failed
+            if self.strict_tools and (problem := self.history_error(body["messages"])):
+                return error(400, problem, "invalid_request_error")
             text, calls = self._answer(body)
             prompt_tokens = sum(_count_tokens(_message_text(m)) for m in body["messages"])
             completion_tokens = _count_tokens(text or json.dumps(calls))
