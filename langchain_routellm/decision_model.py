@@ -18,33 +18,34 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langchain_core.callbacks import dispatch_custom_event
-from langchain_core.decisions import (BaseDecisionModel, Choice, ChoiceAnswer, ClassifierRequest, ClassifierResponse,
-                                      Noul, NoulAnswer, Question)
-from langchain_core.messages import BaseMessage
+from langchain_core.decisions import (
+    BaseDecisionModel,
+    Choice,
+    ChoiceAnswer,
+    ClassifierRequest,
+    ClassifierResponse,
+    Noul,
+    NoulAnswer,
+    Question,
+)
+from langchain_core.messages import BaseMessage, UsageMetadata
 from langchain_core.runnables import RunnableConfig
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from routellm_core import RoutingDecision, RoutingPolicy
 from routellm_core.errors import InvalidInputError
-from routellm_core.policy import Turn, decide_many, normalize_role
+from routellm_core.policy import Turn, decide_many
 
+from ._policy import _as_messages
+from ._policy import message_turns as _policy_turns
 from .runnables import DECISION_EVENT
 
-_NO_USAGE = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
+_NO_USAGE: UsageMetadata = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
 
 
 def message_turns(messages: Sequence[Any]) -> list[Turn]:
-    """LangChain messages (or OpenAI-style dicts) as the policy's turns."""
-    turns = []
-    for message in messages:
-        if isinstance(message, BaseMessage):
-            turns.append(Turn(normalize_role(message.type), message.text))
-        elif isinstance(message, Mapping):
-            content = message.get("content")
-            turns.append(Turn(normalize_role(message.get("role", "")), content if isinstance(content, str) else ""))
-        else:
-            raise InvalidInputError(f"cannot route on a {type(message).__name__} in a message list")
-    return turns
+    """LangChain messages or OpenAI-style dicts as the policy's turns."""
+    return _policy_turns(_as_messages(list(messages)))
 
 
 def state_text(policy: RoutingPolicy, state: Any) -> str:
@@ -189,7 +190,7 @@ class RouteLLMDecisionModel(BaseDecisionModel):
             if isinstance(decision, Exception):
                 results[i] = decision
                 continue
-            child = {"callbacks": run_manager[i].get_child()}
+            child: RunnableConfig = {"callbacks": run_manager[i].get_child()}
             results[i] = self._response(requests[i]["questions"], decision, child)
         return results
 

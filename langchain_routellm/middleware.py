@@ -18,8 +18,13 @@ import dataclasses
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal, NotRequired
 
-from langchain.agents.middleware.types import (AgentMiddleware, AgentState, ExtendedModelResponse, ModelRequest,
-                                               ModelResponse)
+from langchain.agents.middleware.types import (
+    AgentMiddleware,
+    AgentState,
+    ExtendedModelResponse,
+    ModelRequest,
+    ModelResponse,
+)
 from langchain.chat_models import init_chat_model
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
@@ -137,7 +142,7 @@ class RouteLLMMiddleware(AgentMiddleware[RouteLLMState]):
         Within a turn, once the routed model has failed and the other one answered, the other one
         is tried first for the rest of the turn (one model per turn, no repeated failures).
         """
-        previous = dict(request.state.get(STATE_KEY) or {})
+        previous: dict[str, Any] = dict(request.state.get(STATE_KEY) or {})  # type: ignore[call-overload]
         if decision is None:
             decision = _stored_decision(previous)
         first = decision
