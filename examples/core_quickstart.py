@@ -1,8 +1,8 @@
 """Route prompts with the default router: the engine on its own, no LLM calls.
 
-Trains (once, then cached) the default MF router on RouterBench plus the golden labels of MMLU,
-GSM8K and MT-Bench, calibrates its threshold so 50% of MT-Bench/GSM8K-like queries go to the strong
-model, and prints the decision for a few new prompts that are in none of those datasets.
+Loads the default MF router shipped with the package (built by ``routellm-core train --recipe default``
+on RouterBench plus the golden labels of MMLU, GSM8K and MT-Bench), calibrates its threshold so 50%
+of MT-Bench/GSM8K-like queries go to the strong model, and prints the decision for a few new prompts that are in none of those datasets.
 """
 
 from __future__ import annotations
