@@ -66,7 +66,9 @@ class NumpyBert:
         if config.get("model_type") != "bert" or config.get("position_embedding_type", "absolute") != "absolute":
             raise CheckpointError(f"{model_dir} is not a plain BERT encoder (model_type={config.get('model_type')!r})")
         prefix = "bert." if "bert.embeddings.word_embeddings.weight" in tensors else ""
-        t = {k[len(prefix):]: v.astype(np.float32) for k, v in tensors.items() if k.startswith(prefix) and v.dtype.kind == "f"}
+        t = {k[len(prefix):]: v.astype(np.float32, copy=False) for k, v in tensors.items()
+             if k.startswith(prefix) and v.dtype.kind == "f"}
+        del tensors  # weights are kept once: transposes below are views, which BLAS takes as they are
         self.heads = int(config["num_attention_heads"])
         self.hidden = int(config["hidden_size"])
         self.eps = float(config.get("layer_norm_eps", 1e-12))
@@ -81,11 +83,11 @@ class NumpyBert:
             qkv_w = np.concatenate([t[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value")])
             qkv_b = np.concatenate([t[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")])
             self.layers.append({
-                "qkv": (np.ascontiguousarray(qkv_w.T), qkv_b),
-                "attn_out": (np.ascontiguousarray(t[p + "attention.output.dense.weight"].T), t[p + "attention.output.dense.bias"]),
+                "qkv": (qkv_w.T, qkv_b),
+                "attn_out": (t[p + "attention.output.dense.weight"].T, t[p + "attention.output.dense.bias"]),
                 "ln1": (t[p + "attention.output.LayerNorm.weight"], t[p + "attention.output.LayerNorm.bias"]),
-                "ffn_in": (np.ascontiguousarray(t[p + "intermediate.dense.weight"].T), t[p + "intermediate.dense.bias"]),
-                "ffn_out": (np.ascontiguousarray(t[p + "output.dense.weight"].T), t[p + "output.dense.bias"]),
+                "ffn_in": (t[p + "intermediate.dense.weight"].T, t[p + "intermediate.dense.bias"]),
+                "ffn_out": (t[p + "output.dense.weight"].T, t[p + "output.dense.bias"]),
                 "ln2": (t[p + "output.LayerNorm.weight"], t[p + "output.LayerNorm.bias"]),
             })
 

@@ -110,7 +110,10 @@ class SWRankingRouter(StrongWeakPair, EmbeddingRouter):
 
     def save(self, path: str | Path) -> Path:
         config = {"router": self.name, **self.get_params(), "models": self.models_}
-        tensors = {"prompt_embeddings": self.prompt_embeddings_.astype(self.embedding_dtype), "wins": self.wins_,
+        wins = self.wins_.astype(np.float16)  # lossless for counts in halves below 2048, and half the bytes
+        if not np.array_equal(wins.astype(np.float32), self.wins_):
+            wins = self.wins_
+        tensors = {"prompt_embeddings": self.prompt_embeddings_.astype(self.embedding_dtype), "wins": wins,
                    "pairs": self.pairs_}
         return write_checkpoint(path, config, tensors)
 
