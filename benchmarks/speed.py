@@ -42,7 +42,10 @@ import routellm_core
 router = routellm_core.load_router({router!r}{kwargs})
 decision = router.route("How do I reverse a linked list in C?", 0.5)
 elapsed = time.perf_counter() - t
-print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "torch" in sys.modules)
+usage = resource.getrusage(resource.RUSAGE_SELF)
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent process across fork + exec
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(elapsed, hwm / 1024, "torch" in sys.modules, usage.ru_utime + usage.ru_stime)
 """
 
 
@@ -129,10 +132,11 @@ def cold_start(cases: list[tuple[str, str, str]], repeats: int) -> dict:
             if proc.returncode != 0:
                 out[label] = {"error": proc.stderr.strip().splitlines()[-1]}
                 break
-            elapsed, rss, torch = proc.stdout.split()
-            runs.append((float(elapsed), wall, float(rss), torch == "True"))
+            elapsed, rss, torch, cpu = proc.stdout.split()
+            runs.append((float(elapsed), wall, float(rss), torch == "True", float(cpu)))
         if runs:
             out[label] = {"in_process_s": round(min(r[0] for r in runs), 3), "process_wall_s": round(min(r[1] for r in runs), 3),
+                          "process_cpu_s": round(min(r[4] for r in runs), 3),
                           "peak_rss_mb": round(min(r[2] for r in runs), 1), "imports_torch": runs[0][3]}
     return out
 
@@ -251,12 +255,14 @@ def markdown(report: dict) -> str:
                          f"{t['1']} | {t['32']} | {t['256']} | {row['math_only_single_ms']['p50']} |")
         lines.append(f"\nMiniLM embedding alone: p50 {routers['embedding_only']['p50']} ms, p99 {routers['embedding_only']['p99']} ms.\n")
     if report.get("cold_start"):
-        lines += ["| cold start | in-process s | process wall s | peak RSS MB | imports torch |", "|---|---|---|---|---|"]
+        lines += ["| cold start | in-process s | process wall s | process CPU s | peak RSS MB | imports torch |",
+                  "|---|---|---|---|---|---|"]
         for label, row in report["cold_start"].items():
             if "error" in row:
-                lines.append(f"| {label} | error: {row['error']} | | | |")
+                lines.append(f"| {label} | error: {row['error']} | | | | |")
             else:
-                lines.append(f"| {label} | {row['in_process_s']} | {row['process_wall_s']} | {row['peak_rss_mb']} | {row['imports_torch']} |")
+                lines.append(f"| {label} | {row['in_process_s']} | {row['process_wall_s']} | {row['process_cpu_s']} | "
+                             f"{row['peak_rss_mb']} | {row['imports_torch']} |")
         lines.append("")
     if report.get("agreement"):
         a = report["agreement"]
