@@ -9,8 +9,7 @@ GSM8K run, so you see real answers offline. Either way you see each routing deci
 each call cost (prices: ``ROUTELLM_STRONG_PRICE`` / ``ROUTELLM_WEAK_PRICE`` as "in,out" dollars
 per 1M tokens; defaults are the paper pair's $10/$30 and $0.24/$0.24).
 
-The default router ``mf`` is trained once from the shared data and cached (a few minutes the
-first time); ``--router PATH`` uses a checkpoint instead. Its training data includes GSM8K's golden
+The default router ``mf`` ships with the package (nothing to train); ``--router PATH`` uses a checkpoint instead. Its training data includes GSM8K's golden
 labels, so this shows how routing works, not how well: README's Results are measured out-of-fold.
 """
 
@@ -83,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"prices per 1M tokens (in/out): strong ${prices['strong'].input_per_m}/${prices['strong'].output_per_m}, "
           f"weak ${prices['weak'].input_per_m}/${prices['weak'].output_per_m}")
 
-    print(f"\nloading router {args.router!r} (the default 'mf' is trained once and cached; the first run takes minutes)")
+    print(f"\nloading router {args.router!r} (the default 'mf' ships with the package)")
     start = time.perf_counter()
     router = load_router(args.router)
     llm = ChatRouteLLM(strong=strong, weak=weak, router=router, strong_fraction=args.strong_fraction,

@@ -1,7 +1,7 @@
 """A small RAG with LlamaIndex where each question is answered by a strong or a weak model, as routed.
 
 Indexes a few local documents (examples/data/llamaindex/*.md) with the local all-MiniLM-L6-v2,
-routes with the default MF router (trained once, then cached) at a threshold calibrated so half of
+routes with the default MF router (shipped with the package) at a threshold calibrated so half of
 MT-Bench's questions would go to the strong model, and prints each question's decision and answer.
 
 With OPENAI_API_KEY set (optional OPENAI_BASE_URL, ROUTELLM_STRONG_MODEL, ROUTELLM_WEAK_MODEL) the two

@@ -46,6 +46,9 @@ def _read_prompts(args: argparse.Namespace) -> list[str]:
 def cmd_train(args: argparse.Namespace) -> int:
     from .training import default_router, default_router_path, default_training_records
 
+    if args.recipe:
+        return _train_recipe(args)
+    args.router = args.router or "mf"
     records = default_training_records(args.data_dir, args.dataset, not args.no_decontaminate, args.embedder,
                                        limit=args.limit, log=lambda msg: print(msg, file=sys.stderr))
     if not records:
@@ -62,6 +65,22 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"bad --params for router {args.router!r}: {exc}") from None
     router.fit(records).save(output)
     print(json.dumps({"router": args.router, "checkpoint": str(output), "records": len(records)}))
+    return 0
+
+
+def _train_recipe(args: argparse.Namespace) -> int:
+    """``train --recipe default``: rebuild the shipped default checkpoints (or ``--router``'s) with manifests."""
+    from .recipe import build_default_checkpoints
+    from .routers.defaults import SHIPPED_ROUTERS
+    from .routers.registry import router_class
+
+    if args.recipe != "default":
+        raise InvalidInputError(f"unknown recipe {args.recipe!r}: the only recipe is 'default'")
+    routers = [args.router] if args.router else list(SHIPPED_ROUTERS)
+    for name in routers:
+        router_class(name)  # an unknown name fails before minutes of data loading
+    built = build_default_checkpoints(args.output, routers, args.data_dir, log=lambda msg: print(msg, file=sys.stderr))
+    print(json.dumps({"recipe": args.recipe, "checkpoints": {k: str(v) for k, v in built.items()}}))
     return 0
 
 
@@ -114,7 +133,13 @@ def cmd_download(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     from . import __version__, router_names
     from .datadir import default_cache_dir, resolve_data_dir
-    from .training import default_router_path
+    from .routers.defaults import find_default_checkpoint
+
+    def default_checkpoint(name: str) -> str | None:
+        try:
+            return str(find_default_checkpoint(name))
+        except RouteLLMError:
+            return None
 
     try:
         data_dir: str | None = str(resolve_data_dir(args.data_dir))
@@ -123,14 +148,14 @@ def cmd_info(args: argparse.Namespace) -> int:
     info = {
         "version": __version__, "routers": router_names(), "data_dir": data_dir,
         "cache_dir": str(default_cache_dir()), "default_training_data": list(DEFAULT_DATASETS),
-        "default_checkpoints": {n: str(default_router_path(n)) for n in ("mf", "sw_ranking", "bert", "causal_llm")
-                                if (default_router_path(n) / "config.json").is_file()},
+        "default_checkpoints": {n: path for n in ("mf", "sw_ranking", "bert", "causal_llm")
+                                if (path := default_checkpoint(n)) is not None},
     }
     if args.router:
         from .routers.checkpoint import read_config
 
         path = Path(args.router)
-        info["checkpoint"] = read_config(path if path.exists() else default_router_path(args.router))
+        info["checkpoint"] = read_config(path if path.exists() else find_default_checkpoint(args.router))
     print(json.dumps(info, indent=2))
     return 0
 
@@ -141,7 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("train", help="train a router on preference data and save a checkpoint")
-    p.add_argument("--router", default="mf", help="router kind: mf, sw_ranking, bert, causal_llm")
+    p.add_argument("--router", help="router kind: mf (default), sw_ranking, bert, causal_llm")
+    p.add_argument("--recipe", help="'default': rebuild the checkpoints shipped with the package "
+                                    "(mf and sw_ranking, or --router's) with their manifests; --output is then a folder")
     p.add_argument("--dataset", nargs="+", default=list(DEFAULT_DATASETS),
                    help="routerbench, mmlu, gsm8k, mt-bench (golden labels), alpaca_eval, or .jsonl/.csv files")
     p.add_argument("--output", help="checkpoint directory (default: the cache's default checkpoint)")

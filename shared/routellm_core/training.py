@@ -7,7 +7,6 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .datadir import default_cache_dir
 from .records import PreferenceRecord
 
 log = logging.getLogger(__name__)
@@ -25,12 +24,15 @@ BENCHMARK_DATASETS: frozenset[str] = frozenset({"mmlu", "gsm8k", "mt-bench"})
 DEFAULT_RECIPE_VERSION = 2
 # Fine-tuned routers train on a seeded subsample so a 2-core CPU finishes in minutes, not hours
 # (bert ~4 min, causal_llm ~10 min, measured); with a GPU pass {"max_samples": null} for all of the data.
-DEFAULT_ROUTER_PARAMS: dict[str, dict] = {"bert": {"max_samples": 2000}, "causal_llm": {"max_samples": 300, "epochs": 1}}
+DEFAULT_ROUTER_PARAMS: dict[str, dict] = {"bert": {"max_samples": 2000}, "causal_llm": {"max_samples": 300, "epochs": 1},
+                                          "sw_ranking": {"embedding_dtype": "float16"}}  # halves the shipped file
 
 
 def default_router_path(name: str) -> Path:
-    """Cache folder of the default checkpoint (``$ROUTELLM_CACHE_DIR/routers/<name>-default-v<recipe>``)."""
-    return default_cache_dir() / "routers" / f"{name}-default-v{DEFAULT_RECIPE_VERSION}"
+    """Cache folder where an explicitly trained default checkpoint goes (``$ROUTELLM_CACHE_DIR/routers/<name>-default``)."""
+    from .routers.defaults import cached_checkpoint_path
+
+    return cached_checkpoint_path(name)
 
 
 def default_training_records(data_dir: str | os.PathLike[str] | None = None,

@@ -44,9 +44,10 @@ def _auc_on(router, test):
 @pytest.fixture(scope="module")
 def trained(golden_split):
     train, _ = golden_split
+    # 3,400 prompts to embed: torch bfloat16 batches do bulk work ~3x faster than the numpy default
     return {
-        "mf": MFRouter(epochs=30, show_progress=False).fit(train),
-        "sw_ranking": SWRankingRouter(show_progress=False).fit(train),
+        "mf": MFRouter(embedder="minilm-bf16", epochs=30, show_progress=False).fit(train),
+        "sw_ranking": SWRankingRouter(embedder="minilm-bf16", show_progress=False).fit(train),
     }
 
 
@@ -92,7 +93,7 @@ def test_mf_pair_is_chosen_at_inference(trained, golden_split):
     router = trained["mf"]
     prompts = [r.prompt for r in golden_split[1][:20]]
     forward = router.predict_proba(prompts)
-    router_sw = MFRouter(strong_model=WEAK_MODEL, weak_model=STRONG_MODEL)
+    router_sw = MFRouter(embedder=router.embedder, strong_model=WEAK_MODEL, weak_model=STRONG_MODEL)
     router_sw.models_, router_sw.model_vectors_ = router.models_, router.model_vectors_
     router_sw.projection_, router_sw.classifier_ = router.projection_, router.classifier_
     np.testing.assert_allclose(router_sw.predict_proba(prompts), 1 - forward, atol=1e-6)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from .base import CallableEmbedder, Embedder
 from .registry import get_embedder
 
-__all__ = ["Embedder", "CallableEmbedder", "get_embedder", "HFEncoderEmbedder", "MiniLMEmbedder", "OpenAIEmbedder"]
+__all__ = ["Embedder", "CallableEmbedder", "get_embedder", "HFEncoderEmbedder", "MiniLMEmbedder", "NumpyEncoderEmbedder",
+           "OpenAIEmbedder"]
 
 
 def __getattr__(name: str):
-    if name in {"HFEncoderEmbedder", "MiniLMEmbedder"}:
+    if name in {"HFEncoderEmbedder", "MiniLMEmbedder", "NumpyEncoderEmbedder"}:
         from . import minilm
 
         return getattr(minilm, name)

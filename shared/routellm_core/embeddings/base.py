@@ -81,21 +81,27 @@ class Embedder(ABC):
         return self.embed([text])[0]
 
     def _embed_all(self, texts: list[str], progress: bool) -> np.ndarray:
-        from tqdm.auto import tqdm
-
         order = np.argsort([len(t) for t in texts])  # similar lengths per batch: less padding
-        out: list[np.ndarray | None] = [None] * len(texts)
+        out = np.empty((len(texts), self.dim), dtype=np.float32) if self.dim else None
         starts = range(0, len(texts), self.batch_size)
-        for start in tqdm(starts, desc=f"embedding ({self.model_id})", unit="batch", disable=not progress or len(starts) < 2):
+        bar = None
+        if progress and len(starts) > 1:  # a tqdm object costs ~50 us: build it only for long work
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(starts), desc=f"embedding ({self.model_id})", unit="batch")
+        for start in starts:
             idx = order[start : start + self.batch_size]
             vecs = np.asarray(self._embed_batch([texts[i] for i in idx]), dtype=np.float32)
-            norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-            vecs = vecs / np.maximum(norms, 1e-12)
-            for i, v in zip(idx, vecs):
-                out[i] = v
-        if out and not self.dim:
-            self.dim = int(out[0].shape[0])  # type: ignore[union-attr]
-        return np.stack(out) if out else np.zeros((0, self.dim), dtype=np.float32)  # type: ignore[arg-type]
+            vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+            if out is None:
+                self.dim = int(vecs.shape[1])
+                out = np.empty((len(texts), self.dim), dtype=np.float32)
+            out[idx] = vecs
+            if bar is not None:
+                bar.update()
+        if bar is not None:
+            bar.close()
+        return out if out is not None else np.zeros((0, self.dim), dtype=np.float32)
 
     def _remember(self, key: str, vec: np.ndarray) -> None:
         """Insert into the LRU (the caller holds ``_lru_lock``)."""

@@ -48,6 +48,15 @@ def resolve_dtype(dtype: str, device: str) -> str:
     return dtype
 
 
+def _encoder_fields(model_dir, max_length: int, head_tokens: int) -> tuple[Path, int, int]:
+    return (Path(model_dir) if model_dir else minilm_model_dir()), int(max_length), int(head_tokens)
+
+
+def _encoder_model_id(given_dir, model_dir: Path, max_length: int, head_tokens: int) -> str:
+    """Cache key of an encoder's float32 vectors: the same for the torch and the numpy forward pass."""
+    return f"hf:{model_dir.name if given_dir else 'all-MiniLM-L6-v2'}:{max_length}:h{head_tokens}"
+
+
 def set_torch_threads() -> None:
     """The one torch thread policy (``routers.torch_runtime.set_threads``): ``$ROUTELLM_TORCH_THREADS``, else
     the cores not busy elsewhere (oversubscription slows small batches)."""
@@ -68,13 +77,11 @@ class HFEncoderEmbedder(Embedder):
     def __init__(self, model_dir: str | os.PathLike[str] | None = None, max_length: int = 256, device: str = "cpu",
                  head_tokens: int = 32, dtype: str = "auto", **kwargs) -> None:
         super().__init__(**kwargs)
-        self.model_dir = Path(model_dir) if model_dir else minilm_model_dir()
-        self.max_length = max_length
+        self.model_dir, self.max_length, self.head_tokens = _encoder_fields(model_dir, max_length, head_tokens)
         self.device = device
-        self.head_tokens = head_tokens
         self.dtype = resolve_dtype(dtype, device)
         suffix = "" if self.dtype == "float32" else f":{self.dtype}"  # float32 keeps its historical cache keys
-        self.model_id = f"hf:{self.model_dir.name if model_dir else 'all-MiniLM-L6-v2'}:{max_length}:h{head_tokens}{suffix}"
+        self.model_id = _encoder_model_id(model_dir, self.model_dir, max_length, head_tokens) + suffix
         self._model = None
         self._tokenizer = None
 
@@ -108,10 +115,8 @@ class HFEncoderEmbedder(Embedder):
         import torch
 
         _, tokenizer = self._load()
-        body = self.max_length - 2
         ids = tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
-        head = min(self.head_tokens, body)
-        ids = [x if len(x) <= body else x[:head] + x[len(x) - (body - head):] for x in ids]
+        ids = [head_tail_ids(x, self.max_length - 2, self.head_tokens) for x in ids]
         cls_id = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
         sep_id = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
         ids = [([cls_id] if cls_id is not None else []) + x + ([sep_id] if sep_id is not None else []) for x in ids]
@@ -126,3 +131,66 @@ class HFEncoderEmbedder(Embedder):
 
 
 MiniLMEmbedder = HFEncoderEmbedder
+
+
+def head_tail_ids(ids: list[int], body: int, head_tokens: int) -> list[int]:
+    """Keep the first ``head_tokens`` and the last tokens so that at most ``body`` remain."""
+    if len(ids) <= body:
+        return ids
+    head = min(head_tokens, body)
+    return ids[:head] + ids[len(ids) - (body - head):]
+
+
+class NumpyEncoderEmbedder(Embedder):
+    """The same MiniLM vectors as :class:`HFEncoderEmbedder` in float32, without torch or transformers.
+
+    Why: it starts in a fraction of a second (no ``import torch``), and every prompt is encoded on
+    its own, unpadded, so a prompt's vector -- and its routing decision -- never depends on the other
+    prompts of the batch. Vectors agree with the float32 torch model to ~1e-6, so both share one
+    cache key (``model_id``). Tokenisation and head+tail truncation are the same as the torch path.
+    """
+
+    def __init__(self, model_dir: str | os.PathLike[str] | None = None, max_length: int = 256, head_tokens: int = 32,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.model_dir, self.max_length, self.head_tokens = _encoder_fields(model_dir, max_length, head_tokens)
+        self.model_id = _encoder_model_id(model_dir, self.model_dir, max_length, head_tokens)
+        self._encoder = None
+        self._tokenizer = None
+
+    def _load(self):
+        if self._encoder is None:
+            from tokenizers import Tokenizer
+
+            from .numpy_bert import NumpyBert
+
+            if not (self.model_dir / "tokenizer.json").is_file():
+                raise CheckpointError(f"no fast tokenizer in {self.model_dir} (tokenizer.json missing)")
+            tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+            tokenizer.no_truncation()
+            tokenizer.no_padding()
+            self._encoder = NumpyBert(self.model_dir)
+            self._tokenizer = tokenizer
+            self._special = (tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]"))
+            self.dim = self._encoder.hidden
+        return self._encoder, self._tokenizer
+
+    def token_ids(self, texts: list[str]) -> list[list[int]]:
+        """Token ids with [CLS]/[SEP] and head+tail truncation to ``max_length``."""
+        _, tokenizer = self._load()
+        cls_id, sep_id = self._special
+        body = self.max_length - 2
+        encoded = tokenizer.encode_batch(texts, add_special_tokens=False) if len(texts) > 1 else \
+            [tokenizer.encode(texts[0], add_special_tokens=False)]
+        return [[cls_id, *head_tail_ids(e.ids, body, self.head_tokens), sep_id] for e in encoded]
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        encoder, _ = self._load()
+        ids = self.token_ids(texts)
+        out = np.empty((len(texts), encoder.hidden), dtype=np.float32)
+        by_length: dict[int, list[int]] = {}
+        for i, x in enumerate(ids):
+            by_length.setdefault(len(x), []).append(i)
+        for rows in by_length.values():  # same length: stacked, no padding, results unchanged
+            out[rows] = encoder.mean_pooled(np.asarray([ids[i] for i in rows], dtype=np.int64))
+        return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 from ..errors import InvalidInputError
@@ -13,7 +14,7 @@ _lock = threading.Lock()
 
 
 def get_embedder(spec: str | Embedder | None = None) -> Embedder:
-    """``"minilm"`` (default), ``"hf:/path/to/encoder"``, ``"openai:text-embedding-3-small"``, or an Embedder.
+    """``"minilm"`` (default, numpy float32), ``"minilm-torch"`` (the torch reference), ``"minilm-bf16"`` (bulk training), ``"hf:/path/to/encoder"``, ``"openai:text-embedding-3-small"``, or an Embedder.
 
     Instances are shared per spec so a model is loaded once per process, however many routers use it.
     """
@@ -27,16 +28,23 @@ def get_embedder(spec: str | Embedder | None = None) -> Embedder:
 
 
 def _build(spec: str) -> Embedder:
-    from .minilm import HFEncoderEmbedder
-
     from ..datadir import default_cache_dir
+    from .minilm import HFEncoderEmbedder, NumpyEncoderEmbedder
 
     if spec in {"minilm", "all-MiniLM-L6-v2", "all-minilm-l6-v2"}:
-        return HFEncoderEmbedder(disk_cache_dir=default_cache_dir() / "embeddings")
+        # float32 numpy, one prompt at a time: no torch import, batch-invariant vectors
+        return NumpyEncoderEmbedder(disk_cache_dir=default_cache_dir() / "embeddings")
+    if spec == "minilm-bf16":
+        # torch bfloat16 batches: the fastest bulk path where the CPU multiplies bf16 natively (training)
+        return HFEncoderEmbedder(dtype="bfloat16", disk_cache_dir=default_cache_dir() / "embeddings")
+    if spec == "minilm-torch":
+        # the reference path (torch float32, padded batches; $ROUTELLM_EMBEDDING_DTYPE may pick bfloat16)
+        return HFEncoderEmbedder(dtype=os.environ.get("ROUTELLM_EMBEDDING_DTYPE", "float32"),
+                                 disk_cache_dir=default_cache_dir() / "embeddings")
     if spec.startswith("hf:"):
         return HFEncoderEmbedder(spec[3:])
     if spec.startswith("openai:"):
         from .openai_embedder import OpenAIEmbedder
 
         return OpenAIEmbedder(model=spec.split(":", 1)[1])
-    raise InvalidInputError(f"unknown embedder {spec!r}: use 'minilm', 'hf:/path/to/model' or 'openai:<model>'")
+    raise InvalidInputError(f"unknown embedder {spec!r}: use 'minilm', 'minilm-torch', 'minilm-bf16', 'hf:/path/to/model' or 'openai:<model>'")

@@ -150,9 +150,12 @@ def _checkpoint_of(spec: RouterSpec) -> Path | None:
     from ..routers.registry import router_names
 
     if text in router_names():
-        from ..training import default_router_path
+        from ..routers.defaults import find_default_checkpoint
 
-        return default_router_path(text)
+        try:
+            return find_default_checkpoint(text)
+        except RouteLLMError:
+            return None  # not trainable (random) or not built: nothing on disk identifies it
     path = Path(text).expanduser()
     return path if path.exists() else None
 

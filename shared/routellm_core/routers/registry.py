@@ -1,7 +1,8 @@
 """Router names -> classes, and ``load_router`` for a name, checkpoint path or router object.
 
-Trained routers referred to by bare name (``"mf"``, ``"sw_ranking"``) resolve to the default
-checkpoint in the cache, trained once from the shared data if it is not there yet.
+Trained routers referred to by bare name (``"mf"``, ``"sw_ranking"``) resolve to their default
+checkpoint (see :mod:`.defaults`): shipped with the package, or trained explicitly into the cache.
+Loading never trains; a missing checkpoint raises :class:`CheckpointError` saying how to build it.
 """
 
 from __future__ import annotations
@@ -88,12 +89,9 @@ def _resolve(router: str | os.PathLike[str], **kwargs) -> Router:
         cls = router_class(text)
         if not cls.trainable:
             return cls(**kwargs)
-        from ..training import default_router_path, train_default_router
+        from .defaults import find_default_checkpoint
 
-        ckpt = default_router_path(text)
-        if not (ckpt / "config.json").is_file():
-            train_default_router(text)
-        return cls.load(ckpt, **kwargs)
+        return cls.load(find_default_checkpoint(text), **kwargs)
     if path.exists() or os.sep in text or text.startswith("."):
         return load_checkpoint(path, **kwargs)
     raise UnknownRouterError(f"unknown router {text!r}; choose one of {', '.join(router_names())} or a checkpoint path")

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..embeddings import Embedder
-from ..errors import DataError
+from ..errors import DataError, InvalidInputError
 from ..models import STRONG_MODEL, WEAK_MODEL
 from ..records import PreferenceRecord
 from .base import StrongWeakPair
@@ -31,8 +31,11 @@ class SWRankingRouter(StrongWeakPair, EmbeddingRouter):
 
     def __init__(self, embedder: str | Embedder = "minilm", strong_model: str = STRONG_MODEL,
                  weak_model: str = WEAK_MODEL, gamma: float = 10.0, n_iter: int = 100, prior: float = 0.5,
-                 query_batch: int = 256, show_progress: bool = True) -> None:
+                 query_batch: int = 256, embedding_dtype: str = "float32", show_progress: bool = True) -> None:
         super().__init__(embedder, strong_model, weak_model, show_progress)
+        if embedding_dtype not in {"float32", "float16"}:
+            raise InvalidInputError(f"embedding_dtype must be float32 or float16, not {embedding_dtype!r}")
+        self.embedding_dtype = embedding_dtype  # float16 halves the checkpoint (the shipped default uses it)
         self.gamma = float(gamma)
         self.n_iter = int(n_iter)
         self.prior = float(prior)
@@ -40,7 +43,7 @@ class SWRankingRouter(StrongWeakPair, EmbeddingRouter):
 
     def get_params(self) -> dict:
         return {"embedder": self.embedder_spec, "strong_model": self.strong_model, "weak_model": self.weak_model,
-                "gamma": self.gamma, "n_iter": self.n_iter, "prior": self.prior}
+                "gamma": self.gamma, "n_iter": self.n_iter, "prior": self.prior, "embedding_dtype": self.embedding_dtype}
 
     def fit(self, records: Sequence[PreferenceRecord]) -> SWRankingRouter:
         prompts, models, rows = self._index_records(records)
@@ -56,7 +59,9 @@ class SWRankingRouter(StrongWeakPair, EmbeddingRouter):
         self.models_ = models
         self.pairs_ = np.stack([uniq // len(models), uniq % len(models)], axis=1).astype(np.int64)
         self.wins_ = wins
-        self.prompt_embeddings_ = self._embed(prompts, progress=self.show_progress).astype(np.float32)
+        embeddings = self._embed(prompts, progress=self.show_progress)
+        # rounded to the stored precision now, so a trained router and its reloaded copy agree exactly
+        self.prompt_embeddings_ = embeddings.astype(self.embedding_dtype).astype(np.float32)
         self._check_pair()
         return self
 
@@ -78,9 +83,9 @@ class SWRankingRouter(StrongWeakPair, EmbeddingRouter):
         top = np.maximum(sims.max(axis=1, keepdims=True), 1e-6)
         weights = self.gamma ** (1.0 + sims / top)  # (Q, P)
         weights /= weights.sum(axis=1, keepdims=True)
-        w_lo = weights @ self.wins_[:, :, 0]  # (Q, K) weighted wins of the pair's first model
-        w_hi = weights @ self.wins_[:, :, 1]
-        return self._bradley_terry(w_lo, w_hi)
+        # one BLAS product over (P, 2K): slicing wins_[:, :, k] first gives strided views BLAS cannot take
+        both = (weights @ self.wins_.reshape(len(self.wins_), -1)).reshape(len(queries), -1, 2)
+        return self._bradley_terry(both[:, :, 0], both[:, :, 1])
 
     def _bradley_terry(self, w_lo: np.ndarray, w_hi: np.ndarray) -> np.ndarray:
         """Batched MM updates (Hunter 2004) for the BT strengths of every model, per query."""
@@ -105,7 +110,11 @@ class SWRankingRouter(StrongWeakPair, EmbeddingRouter):
 
     def save(self, path: str | Path) -> Path:
         config = {"router": self.name, **self.get_params(), "models": self.models_}
-        tensors = {"prompt_embeddings": self.prompt_embeddings_, "wins": self.wins_, "pairs": self.pairs_}
+        wins = self.wins_.astype(np.float16)  # lossless for counts in halves below 2048, and half the bytes
+        if not np.array_equal(wins.astype(np.float32), self.wins_):
+            wins = self.wins_
+        tensors = {"prompt_embeddings": self.prompt_embeddings_.astype(self.embedding_dtype), "wins": wins,
+                   "pairs": self.pairs_}
         return write_checkpoint(path, config, tensors)
 
     @classmethod
@@ -113,12 +122,13 @@ class SWRankingRouter(StrongWeakPair, EmbeddingRouter):
         config = read_config(path)
         require_keys(config, ["models", "embedder"], path)
         tensors = read_tensors(path, ["prompt_embeddings", "wins", "pairs"])
-        params = {k: config[k] for k in ("strong_model", "weak_model", "gamma", "n_iter", "prior") if k in config}
+        params = {k: config[k] for k in ("strong_model", "weak_model", "gamma", "n_iter", "prior", "embedding_dtype")
+                  if k in config}
         params.update(overrides)
         router = cls(embedder=embedder or config["embedder"], **params)
         router.models_ = list(config["models"])
-        router.prompt_embeddings_ = tensors["prompt_embeddings"]
-        router.wins_ = tensors["wins"]
+        router.prompt_embeddings_ = tensors["prompt_embeddings"].astype(np.float32)
+        router.wins_ = np.ascontiguousarray(tensors["wins"], dtype=np.float32)
         router.pairs_ = tensors["pairs"].astype(np.int64)
         router._check_pair()
         return router

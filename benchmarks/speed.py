@@ -1,0 +1,348 @@
+"""Routing speed: our routers, side by side with RouteLLM 0.2.0, plus the server's added latency.
+
+One command (``make benchmark``) writes ``benchmarks/results/benchmark.json`` (every figure) and
+``benchmarks/results/benchmark.md`` (the tables). Sections:
+
+* per router (random, mf, sw_ranking; bert when its checkpoint exists): single-prompt p50/p99
+  with embedding, batch throughput at 1/32/256 prompts, and the embedding's share of the time;
+* cold start (import, load the default router, first decision) and peak RSS, in fresh processes;
+* fast vs exact embedding: decision agreement at the threshold that sends 50% to the strong model;
+* RouteLLM 0.2.0 (installed by this script into its own virtualenv, torch pinned) on the same
+  precomputed embeddings: MF with our shipped weights, SW ranking over 50,000 battles;
+* the server's added latency at concurrency 1/16/64 (``benchmarks/load_test.py``).
+
+The machine is shared and noisy: compare the ratios (same run, same prompts), not absolute times.
+
+    .venv/bin/python benchmarks/speed.py                 # everything (~10-20 min on 2 busy cores)
+    .venv/bin/python benchmarks/speed.py --quick         # fewer prompts, no server load test
+    .venv/bin/python benchmarks/speed.py --skip-routellm --skip-server
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROUTELLM_SPEC = ["routellm==0.2.0", "torch==2.13.0"]
+COLD_START = """
+import resource, sys, time
+t = time.perf_counter()
+import routellm_core
+router = routellm_core.load_router({router!r}{kwargs})
+decision = router.route("How do I reverse a linked list in C?", 0.5)
+elapsed = time.perf_counter() - t
+usage = resource.getrusage(resource.RUSAGE_SELF)
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent process across fork + exec
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(elapsed, hwm / 1024, "torch" in sys.modules, usage.ru_utime + usage.ru_stime)
+"""
+
+
+def percentiles(ms: list[float]) -> dict:
+    return {"p50": round(float(np.percentile(ms, 50)), 3), "p99": round(float(np.percentile(ms, 99)), 3)}
+
+
+def bench_prompts(n: int) -> list[str]:
+    """A fixed sample of the benchmark prompts (MT-Bench, MMLU, GSM8K), distinct."""
+    from routellm_core.decontaminate import benchmark_prompts
+
+    pool = list(dict.fromkeys(benchmark_prompts()))
+    return random.Random(0).sample(pool, n)
+
+
+class Precomputed:
+    """An Embedder over vectors computed beforehand: routing math only."""
+
+    def __new__(cls, prompts, vectors):
+        from routellm_core.embeddings import CallableEmbedder
+
+        lookup = {p: v for p, v in zip(prompts, vectors)}
+        return CallableEmbedder(lambda texts: np.stack([lookup[t] for t in texts]), model_id="precomputed",
+                                dim=vectors.shape[1], cache_size=0, batch_size=1 << 20)
+
+
+def load_with(name: str, embedder):
+    from routellm_core import load_router
+
+    if name == "random":
+        return load_router("random", cache=False)
+    return load_router(name, cache=False, embedder=embedder)
+
+
+def time_single(router, prompts: list[str]) -> list[float]:
+    router.predict_proba(prompts[:3])
+    out = []
+    for p in prompts:
+        start = time.perf_counter()
+        router.predict_proba([p])
+        out.append((time.perf_counter() - start) * 1e3)
+    return out
+
+
+def throughput(router, prompts: list[str], batch: int) -> float:
+    """Prompts per second when routed ``batch`` at a time (distinct prompts, so no cache hit)."""
+    start = time.perf_counter()
+    for s in range(0, len(prompts), batch):
+        router.predict_proba(prompts[s : s + batch])
+    return len(prompts) / (time.perf_counter() - start)
+
+
+def bench_routers(prompts: list[str], batch_prompts: list[str], names: list[str]) -> dict:
+    from routellm_core.embeddings.minilm import NumpyEncoderEmbedder
+
+    fresh = lambda: NumpyEncoderEmbedder(cache_size=0)  # noqa: E731 - every call really embeds
+    emb = fresh()
+    embed_ms = time_single(type("E", (), {"predict_proba": lambda self, p: emb.embed(p)})(), prompts)
+    vectors = emb.embed(prompts + batch_prompts)
+    math_embedder = Precomputed(prompts + batch_prompts, vectors)
+    results = {"embedding_only": percentiles(embed_ms)}
+    for name in names:
+        print(f"  {name} ...", file=sys.stderr, flush=True)
+        router = load_with(name, fresh())
+        single = time_single(router, prompts)
+        row = {"single_ms": percentiles(single), "math_only_single_ms": percentiles(time_single(load_with(name, math_embedder), prompts))}
+        row["embedding_share"] = round(float(np.median(embed_ms)) / row["single_ms"]["p50"], 3) if name != "random" else 0.0
+        row["throughput_per_s"] = {str(b): round(throughput(router, batch_prompts[: max(b, 32)], b), 1) for b in (1, 32, 256)}
+        math_router = load_with(name, math_embedder)
+        row["math_only_throughput_per_s"] = {str(b): round(throughput(math_router, batch_prompts, b), 1) for b in (1, 32, 256)}
+        results[name] = row
+    return results
+
+
+def cold_start(cases: list[tuple[str, str, str]], repeats: int) -> dict:
+    out = {}
+    for label, router, kwargs in cases:
+        runs = []
+        for _ in range(repeats):
+            code = COLD_START.format(router=router, kwargs=kwargs)
+            wall = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+            wall = time.perf_counter() - wall
+            if proc.returncode != 0:
+                out[label] = {"error": proc.stderr.strip().splitlines()[-1]}
+                break
+            elapsed, rss, torch, cpu = proc.stdout.split()
+            runs.append((float(elapsed), wall, float(rss), torch == "True", float(cpu)))
+        if runs:
+            out[label] = {"in_process_s": round(min(r[0] for r in runs), 3), "process_wall_s": round(min(r[1] for r in runs), 3),
+                          "process_cpu_s": round(min(r[4] for r in runs), 3),
+                          "peak_rss_mb": round(min(r[2] for r in runs), 1), "imports_torch": runs[0][3]}
+    return out
+
+
+def agreement(prompts: list[str]) -> dict:
+    """Decisions of the fast (numpy) embedder vs the torch float32 reference at the 50% threshold."""
+    from routellm_core.embeddings.minilm import HFEncoderEmbedder, NumpyEncoderEmbedder
+
+    fast = NumpyEncoderEmbedder(cache_size=0).embed(prompts)
+    exact = HFEncoderEmbedder(dtype="float32", cache_size=0, batch_size=16).embed(prompts)
+    bf16 = HFEncoderEmbedder(dtype="bfloat16", cache_size=0, batch_size=16).embed(prompts)
+    out = {"prompts": len(prompts), "max_abs_vector_diff": float(np.abs(fast - exact).max())}
+    for name in ("mf", "sw_ranking"):
+        p_exact = load_with(name, Precomputed(prompts, exact)).predict_proba(prompts)
+        p_fast = load_with(name, Precomputed(prompts, fast)).predict_proba(prompts)
+        p_bf16 = load_with(name, Precomputed(prompts, bf16)).predict_proba(prompts)
+        threshold = float(np.median(p_exact))
+        out[name] = {"agreement_numpy_fp32": float(np.mean((p_fast >= threshold) == (p_exact >= threshold))),
+                     "max_abs_prob_diff_numpy_fp32": float(np.abs(p_fast - p_exact).max()),
+                     "agreement_torch_bf16": float(np.mean((p_bf16 >= threshold) == (p_exact >= threshold))),
+                     "max_abs_prob_diff_torch_bf16": float(np.abs(p_bf16 - p_exact).max())}
+    return out
+
+
+def routellm_python() -> Path:
+    """RouteLLM 0.2.0 in its own virtualenv under the cache (created once)."""
+    from routellm_core.datadir import default_cache_dir
+
+    venv = default_cache_dir() / "benchmarks" / "routellm-0.2.0"
+    python = venv / "bin" / "python"
+    if not (venv / ".installed").is_file():
+        print("installing routellm==0.2.0 into its own virtualenv (once) ...", file=sys.stderr, flush=True)
+        if not python.is_file():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "torch==2.13.0"], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *ROUTELLM_SPEC], check=True)
+        (venv / ".installed").touch()
+    return python
+
+
+def versus_routellm(prompts: list[str], n_battles: int, n_sw: int) -> dict:
+    """Same embeddings and the same MF weights / battles fed to RouteLLM's code and ours."""
+    from routellm_core.embeddings import get_embedder
+    from routellm_core.models import STRONG_MODEL, WEAK_MODEL
+    from routellm_core.routers.mf import MFRouter
+    from routellm_core.routers.sw_ranking import SWRankingRouter
+    from routellm_core.training import default_training_records
+
+    emb = get_embedder("minilm-bf16")  # the training recipe's vectors, already in the cache: same input to both
+    queries = emb.embed(prompts)
+    mf = load_with("mf", Precomputed(prompts, queries))
+    assert isinstance(mf, MFRouter)
+    records = default_training_records(embedder=None, verbose=False)
+    battles = random.Random(0).sample(records, min(n_battles, len(records)))
+    battle_vecs = emb.embed([r.prompt for r in battles], show_progress=True)
+    sw = SWRankingRouter(embedder=Precomputed([r.prompt for r in battles] + prompts,
+                                              np.concatenate([battle_vecs, queries])), show_progress=False).fit(battles)
+    winner = np.array(["model_a" if r.outcome == 1.0 else "model_b" if r.outcome == 0.0 else "tie" for r in battles])
+    with tempfile.TemporaryDirectory() as tmp:
+        npz = Path(tmp) / "inputs.npz"
+        np.savez(npz, query_prompts=np.array(prompts), query_embeddings=queries, mf_model_vectors=mf.model_vectors_,
+                 mf_projection=mf.projection_, mf_classifier=mf.classifier_,
+                 mf_strong=mf.models_.index(STRONG_MODEL), mf_weak=mf.models_.index(WEAK_MODEL),
+                 battle_model_a=np.array([r.model_a for r in battles]), battle_model_b=np.array([r.model_b for r in battles]),
+                 battle_winner=winner, battle_embeddings=battle_vecs, sw_strong=STRONG_MODEL, sw_weak=WEAK_MODEL,
+                 threads=os.cpu_count() or 1)
+        env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "OPENAI_API_KEY": "sk-dummy-offline",
+               "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        proc = subprocess.run([str(routellm_python()), str(HERE / "routellm_side.py"), str(npz), str(len(prompts)), str(n_sw)],
+                              capture_output=True, text=True, env=env, timeout=3600)
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip()[-2000:]}
+    theirs = json.loads(proc.stdout.strip().splitlines()[-1])
+    ours_mf = time_single(mf, prompts)
+    ours_mf_probs = mf.predict_proba(prompts)
+    ours_sw = time_single(sw, prompts[:n_sw])
+    ours_batch = throughput(mf, prompts, 32)
+    return {
+        "battles": len(battles), "sw_queries": n_sw,
+        "mf": {"ours_ms": percentiles(ours_mf), "routellm_ms": percentiles(theirs["mf_ms"]),
+               "speedup_p50": round(np.median(theirs["mf_ms"]) / np.median(ours_mf), 1),
+               "ours_batch32_per_s": round(ours_batch, 1), "routellm_loop_per_s": round(theirs["mf_batch_per_s"], 1),
+               "same_probabilities_max_abs_diff": float(np.abs(np.array(theirs["mf_probs"]) - ours_mf_probs).max())},
+        "sw_ranking": {"ours_ms": percentiles(ours_sw), "routellm_ms": percentiles(theirs["sw_ms"]),
+                       "speedup_p50": round(np.median(theirs["sw_ms"]) / np.median(ours_sw), 1)},
+    }
+
+
+def server_latency(concurrency: list[int], requests: int) -> dict:
+    out = {}
+    for c in concurrency:
+        n = max(requests if c >= 16 else requests // 5, c)
+        with tempfile.NamedTemporaryFile(suffix=".json") as fh:
+            proc = subprocess.run([sys.executable, str(HERE / "load_test.py"), "--requests", str(n), "--concurrency", str(c),
+                                   "--json", fh.name, "--router", "mf"], capture_output=True, text=True, timeout=3600)
+            if proc.returncode not in (0, 1):
+                out[str(c)] = {"error": proc.stderr.strip()[-500:]}
+                continue
+            report = json.loads(Path(fh.name).read_text())
+        out[str(c)] = {"requests": n, "added_ms": report["added_latency_ms"], "errors": report["errors"],
+                       "routing_mean_ms": report["server"]["routing_mean_ms"]}
+    return out
+
+
+def markdown(report: dict) -> str:
+    lines = [f"# Routing speed ({report['date']})", "", f"Machine: {report['machine']}", ""]
+    routers = report.get("routers", {})
+    if routers:
+        lines += ["| router | single p50 ms | single p99 ms | embedding share | 1/s | 32/s | 256/s | math-only p50 ms |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for name, row in routers.items():
+            if name == "embedding_only":
+                continue
+            t = row["throughput_per_s"]
+            lines.append(f"| {name} | {row['single_ms']['p50']} | {row['single_ms']['p99']} | {row['embedding_share']:.0%} | "
+                         f"{t['1']} | {t['32']} | {t['256']} | {row['math_only_single_ms']['p50']} |")
+        lines.append(f"\nMiniLM embedding alone: p50 {routers['embedding_only']['p50']} ms, p99 {routers['embedding_only']['p99']} ms.\n")
+    if report.get("cold_start"):
+        lines += ["| cold start | in-process s | process wall s | process CPU s | peak RSS MB | imports torch |",
+                  "|---|---|---|---|---|---|"]
+        for label, row in report["cold_start"].items():
+            if "error" in row:
+                lines.append(f"| {label} | error: {row['error']} | | | | |")
+            else:
+                lines.append(f"| {label} | {row['in_process_s']} | {row['process_wall_s']} | {row['process_cpu_s']} | "
+                             f"{row['peak_rss_mb']} | {row['imports_torch']} |")
+        lines.append("")
+    if report.get("agreement"):
+        a = report["agreement"]
+        lines += [f"Fast vs exact embedding on {a['prompts']} benchmark prompts (threshold: 50% strong):", "",
+                  "| router | numpy fp32 agreement | max abs dP | torch bf16 agreement | max abs dP |", "|---|---|---|---|---|"]
+        for name in ("mf", "sw_ranking"):
+            r = a[name]
+            lines.append(f"| {name} | {r['agreement_numpy_fp32']:.2%} | {r['max_abs_prob_diff_numpy_fp32']:.1e} | "
+                         f"{r['agreement_torch_bf16']:.2%} | {r['max_abs_prob_diff_torch_bf16']:.1e} |")
+        lines.append("")
+    v = report.get("routellm")
+    if v and "error" not in v:
+        lines += [f"Versus RouteLLM 0.2.0, same precomputed embeddings (SW: {v['battles']} battles):", "",
+                  "| | ours p50 ms | RouteLLM p50 ms | speed-up |", "|---|---|---|---|",
+                  f"| MF, one prompt | {v['mf']['ours_ms']['p50']} | {v['mf']['routellm_ms']['p50']} | {v['mf']['speedup_p50']}x |",
+                  f"| SW ranking, one prompt | {v['sw_ranking']['ours_ms']['p50']} | {v['sw_ranking']['routellm_ms']['p50']} | "
+                  f"{v['sw_ranking']['speedup_p50']}x |", "",
+                  f"MF batched (32): {v['mf']['ours_batch32_per_s']}/s vs RouteLLM's loop {v['mf']['routellm_loop_per_s']}/s; "
+                  f"same probabilities to {v['mf']['same_probabilities_max_abs_diff']:.1e}.", ""]
+    elif v:
+        lines += [f"RouteLLM comparison failed: {v['error'][-300:]}", ""]
+    if report.get("server"):
+        lines += ["| server concurrency | requests | added p50 ms | added p99 ms | routing mean ms | errors |", "|---|---|---|---|---|---|"]
+        for c, row in report["server"].items():
+            if "error" in row:
+                lines.append(f"| {c} | error | | | | |")
+            else:
+                lines.append(f"| {c} | {row['requests']} | {row['added_ms'].get('p50')} | {row['added_ms'].get('p99')} | "
+                             f"{row['routing_mean_ms']} | {row['errors']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer prompts; no server load test")
+    parser.add_argument("--routers", nargs="+", default=None, help="default: random mf sw_ranking (+ bert if trained)")
+    parser.add_argument("--skip-routellm", action="store_true")
+    parser.add_argument("--skip-server", action="store_true")
+    parser.add_argument("--battles", type=int, default=50_000)
+    parser.add_argument("--out", default=str(HERE / "results"), help="folder for benchmark.json and benchmark.md")
+    args = parser.parse_args()
+
+    from routellm_core.routers.defaults import find_default_checkpoint
+
+    names = args.routers or ["random", "mf", "sw_ranking"]
+    if args.routers is None:
+        try:
+            find_default_checkpoint("bert")
+            names.append("bert")
+        except ValueError:
+            pass
+    n_single, n_batch = (30, 256) if args.quick else (100, 512)  # throughput at 256 needs 256 distinct prompts
+    prompts = bench_prompts(n_single + n_batch)
+    single, batch = prompts[:n_single], prompts[n_single:]
+    load = os.getloadavg()
+    report: dict = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                    "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+                               f"load average {load[0]:.1f} at start, Python {platform.python_version()}"}
+    print("routers ...", file=sys.stderr, flush=True)
+    report["routers"] = bench_routers(single, batch, names)
+    print("cold start ...", file=sys.stderr, flush=True)
+    report["cold_start"] = cold_start([("mf (numpy MiniLM, default)", "mf", ""),
+                                       ("sw_ranking (numpy MiniLM)", "sw_ranking", ""),
+                                       ("mf (torch MiniLM reference)", "mf", ", embedder='minilm-torch'")],
+                                      repeats=1 if args.quick else 3)
+    print("fast vs exact embedding ...", file=sys.stderr, flush=True)
+    report["agreement"] = agreement(prompts[: 128 if args.quick else 512])
+    if not args.skip_routellm:
+        print("versus RouteLLM 0.2.0 ...", file=sys.stderr, flush=True)
+        report["routellm"] = versus_routellm(single, args.battles, 10 if args.quick else 20)
+    if not (args.skip_server or args.quick):
+        print("server load test ...", file=sys.stderr, flush=True)
+        report["server"] = server_latency([1, 16, 64], 1000)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "benchmark.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (out / "benchmark.md").write_text(markdown(report), encoding="utf-8")
+    print(markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
