@@ -154,8 +154,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.router:
         from .routers.checkpoint import read_config
 
-        path = Path(args.router)
-        info["checkpoint"] = read_config(path if path.exists() else find_default_checkpoint(args.router))
+        given = Path(args.router)
+        info["checkpoint"] = read_config(given if given.exists() else find_default_checkpoint(args.router))
     print(json.dumps(info, indent=2))
     return 0
 
