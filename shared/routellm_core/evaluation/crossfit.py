@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..decontaminate import normalize_prompt
+from ..data.tables import normalize_prompt
 from ..errors import InvalidInputError
 from ..records import PreferenceRecord
 from ..routers.base import Router

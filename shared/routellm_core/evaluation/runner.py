@@ -29,7 +29,7 @@ from ..routers.random_router import RandomRouter
 from .benchmarks import Benchmark
 from .cache import ScoreCache, router_fingerprint
 from .cost import CostSaving, ItemCosts, Price, cost_saving, item_costs, token_counts
-from ..decontaminate import normalize_prompt
+from ..data.tables import normalize_prompt
 from .crossfit import FoldReport, cross_fit_scores
 from .metrics import Curve, CurveMetrics, curve_metrics, exact_curve, mean_curve, optimal_curve, quantile_curve
 from .oracle import OracleRouter
