@@ -54,3 +54,10 @@ def parse_price(text: str) -> tuple[str, Price]:
         return canonical_model_name(model), Price.parse(values)
     except InvalidInputError:
         raise InvalidInputError(f"bad price {text!r}: use MODEL=INPUT_USD_PER_M[,OUTPUT_USD_PER_M]") from None
+
+
+# List prices (USD per million input / output tokens, 2024: OpenAI's pricing page; Llama-3.1-70B as
+# served by Together AI) for the Arena benchmark's pairs; any other model needs --price.
+LIST_PRICES: dict[str, Price] = {"gpt-4o": Price(2.5, 10.0), "gpt-3.5-turbo-0125": Price(0.5, 1.5),
+                                 "llama-3.1-70b-instruct": Price(0.88, 0.88)}
+DEFAULT_PRICES: dict[str, Price] = {**LIST_PRICES, **PAPER_PRICES}

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from ..errors import DataError
 from ..models import canonical_model_name, dated_model_name
-from .files import (ARENA_HARD_BASELINE, ARENA_HARD_QUESTIONS, ARENA_HARD_VERDICTS, CHATBOT_ARENA_BATTLES,
+from .files import (ARENA_HARD_ANSWERS_DIR, ARENA_HARD_BASELINE, ARENA_HARD_QUESTIONS, ARENA_HARD_VERDICTS,
+                    CHATBOT_ARENA_BATTLES,
                     PathLike, data_path)
 from .tables import iter_jsonl
 
@@ -113,3 +114,14 @@ def chatbot_arena_votes(data_dir: PathLike | None = None) -> list[HumanVote]:
             raise DataError(f"{path.name} line {line_no}: a battle compares {a!r} with itself")
         out.append(HumanVote(str(row["question_id"]), turns[0], a, b, winner))
     return out
+
+
+def arena_hard_answers(model: str, data_dir: PathLike | None = None) -> dict[str, str] | None:
+    """question_id -> ``model``'s recorded answer, or None when ``answers/`` has no file for it."""
+    folder = data_path(ARENA_HARD_ANSWERS_DIR, data_dir, must_exist=False)
+    wanted = canonical_model_name(model)
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+        if canonical_model_name(path.stem) == wanted:
+            return {str(row["question_id"]): str(row["answer"])
+                    for _, row in iter_jsonl(path, ["question_id", "answer"])}
+    return None

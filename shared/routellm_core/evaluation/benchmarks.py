@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.arena import ARENA_JUDGES, arena_hard_answers, arena_hard_questions, arena_hard_verdicts
+from ..data.files import ARENA_HARD_BASELINE
 from ..data.golden import golden_outcome
 from ..data.paper import (PAPER_STRONG_COLUMN, PAPER_WEAK_COLUMN, contaminated_prompts, gsm8k_table, mmlu_tables,
                           mt_bench_questions)
@@ -33,8 +35,15 @@ from ..models import STRONG_MODEL, WEAK_MODEL, canonical_model_name
 from ..records import PreferenceRecord
 
 PathLike = str | os.PathLike[str]
-BENCHMARK_NAMES: tuple[str, ...] = ("mt-bench", "mmlu", "gsm8k")
-_ALIASES = {"mt-bench": "mt-bench", "mt_bench": "mt-bench", "mtbench": "mt-bench", "mmlu": "mmlu", "gsm8k": "gsm8k"}
+BENCHMARK_NAMES: tuple[str, ...] = ("mt-bench", "mmlu", "gsm8k", "arena")
+_ALIASES = {"mt-bench": "mt-bench", "mt_bench": "mt-bench", "mtbench": "mt-bench", "mmlu": "mmlu", "gsm8k": "gsm8k",
+            "arena": "arena", "arena-hard": "arena", "arena_hard": "arena"}
+# The Arena benchmark's default pair: both judged by gpt-4o against gpt-4-0314 on every prompt. With
+# gpt-3.5-turbo-0125 as the weak model gpt-4o wins 83% of the prompts and even a perfect router
+# reaches APGR 0.67; Llama-3.1-70B ties or beats gpt-4o on 62%, so routing has something to find
+# (optimal APGR 1.11). Other pairs: --strong-model / --weak-model.
+ARENA_STRONG_MODEL = "gpt-4o"
+ARENA_WEAK_MODEL = "llama-3.1-70b-instruct"
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,6 +72,9 @@ class Benchmark:
     default_output_tokens: int = 1
     dropped_contaminated: int = 0
     dropped_incomplete: int = 0
+    # True when the default training data holds this benchmark's own labels for every model (Arena-Hard):
+    # cross-fitting then trains on those records of the other folds instead of adding golden labels.
+    labels_in_training_data: bool = False
 
     def __post_init__(self) -> None:
         n = len(self.prompts)
@@ -148,7 +160,7 @@ class Benchmark:
 
 # --- the paper's benchmarks ---------------------------------------------------------------------
 def load_benchmark(name: str, data_dir: PathLike | None = None, **kwargs) -> Benchmark:
-    """``mt-bench``, ``mmlu`` or ``gsm8k``, or a path to a correctness (.csv) or judged-score (.jsonl/.csv) table."""
+    """``mt-bench``, ``mmlu``, ``gsm8k`` or ``arena``, or a path to a correctness (.csv) or judged-score (.jsonl/.csv) table."""
     key = _ALIASES.get(str(name).strip().lower())
     if key == "mt-bench":
         return load_mt_bench(data_dir, **kwargs)
@@ -156,6 +168,8 @@ def load_benchmark(name: str, data_dir: PathLike | None = None, **kwargs) -> Ben
         return load_mmlu(data_dir, **kwargs)
     if key == "gsm8k":
         return load_gsm8k(data_dir, **kwargs)
+    if key == "arena":
+        return load_arena(data_dir, **kwargs)
     path = Path(str(name)).expanduser()
     if path.suffix in {".csv", ".jsonl", ".json"} and path.exists():
         columns = _columns(path)
@@ -247,6 +261,45 @@ def load_mt_bench(data_dir: PathLike | None = None) -> Benchmark:
     return Benchmark("mt-bench", "judged", prompts, np.array(strong), np.array(weak), ids=ids, groups=groups,
                      unit="MT-Bench score (1-10)", optimal_whole_calls=True, input_texts=inputs, output_texts=outputs,
                      dropped_contaminated=dropped, dropped_incomplete=incomplete)
+
+
+def load_arena(data_dir: PathLike | None = None, strong_model: str | None = None, weak_model: str | None = None,
+               judge: str | None = None) -> Benchmark:
+    """Arena-Hard: real Chatbot Arena prompts, each model scored by its judge verdict against gpt-4-0314.
+
+    An item's score for a model is its win rate against the baseline on that prompt, in % (ties
+    half, a decisive verdict counting 3 rows as Arena-Hard writes it). Both models must be judged
+    by the same judge; ``judge=None`` picks the one that covers both (gpt-4o for the default pair
+    gpt-4o / llama-3.1-70b-instruct; gpt-4-1106-preview for qwen2.5-72b-instruct / gpt-3.5-turbo-0125).
+    Groups are Arena-Hard's topic clusters, so cross-fitting never scores a prompt with a router
+    trained on its cluster.
+    """
+    strong = canonical_model_name(strong_model or ARENA_STRONG_MODEL)
+    weak = canonical_model_name(weak_model or ARENA_WEAK_MODEL)
+    if strong == weak:
+        raise InvalidInputError(f"strong and weak model are the same ({strong!r})")
+    verdicts = arena_hard_verdicts(data_dir, [judge] if judge else ARENA_JUDGES)
+    by_judge: dict[str, dict[tuple[str, str], float]] = defaultdict(dict)
+    for v in verdicts:
+        by_judge[v.judge][(v.question_id, v.model)] = v.score
+    covering = [j for j, table in by_judge.items() if {m for _, m in table} >= {strong, weak}]
+    if not covering:
+        judged = {j: sorted({m for _, m in t}) for j, t in by_judge.items()}
+        raise InvalidInputError(f"no Arena-Hard judge scored both {strong!r} and {weak!r}; models per judge: {judged}")
+    judge = covering[-1]  # gpt-4o when both judges cover the pair (it judged more models)
+    table = by_judge[judge]
+    questions = arena_hard_questions(data_dir)
+    kept = [q for q in questions if (q.question_id, strong) in table and (q.question_id, weak) in table]
+    answers = {role: arena_hard_answers(model, data_dir) for role, model in (("strong", strong), ("weak", weak))}
+    baseline = arena_hard_answers(ARENA_HARD_BASELINE, data_dir) or {}
+    # A model without recorded answers is costed with the baseline's answer length (gpt-4-0314).
+    outputs = {role: [(a or baseline).get(q.question_id, "") for q in kept] for role, a in answers.items()}
+    return Benchmark(
+        "arena", "judged", [q.prompt for q in kept], np.array([100.0 * table[(q.question_id, strong)] for q in kept]),
+        np.array([100.0 * table[(q.question_id, weak)] for q in kept]), strong_model=strong, weak_model=weak,
+        ids=[q.question_id for q in kept], groups=[q.cluster for q in kept],
+        unit=f"win rate vs {ARENA_HARD_BASELINE} (%, judge {judge})", output_texts=outputs,
+        dropped_incomplete=len(questions) - len(kept), labels_in_training_data=True)
 
 
 # --- generic kinds ------------------------------------------------------------------------------

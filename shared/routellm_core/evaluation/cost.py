@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import DataError, InvalidInputError
 from ..models import canonical_model_name
-from ..pricing import PAPER_PRICES, Price, parse_price
+from ..pricing import DEFAULT_PRICES, PAPER_PRICES, Price, parse_price
 from .benchmarks import Benchmark
 
 __all__ = ["PAPER_PRICES", "Price", "parse_price", "resolve_prices", "count_tokens", "item_costs", "cost_saving",
@@ -26,7 +26,7 @@ __all__ = ["PAPER_PRICES", "Price", "parse_price", "resolve_prices", "count_toke
 
 def resolve_prices(benchmark: Benchmark, prices: Mapping[str, Price] | None = None) -> tuple[Price, Price]:
     """(strong price, weak price) for the benchmark's pair: overrides first, then the paper's defaults."""
-    table = {**PAPER_PRICES, **{canonical_model_name(k): v for k, v in (prices or {}).items()}}
+    table = {**DEFAULT_PRICES, **{canonical_model_name(k): v for k, v in (prices or {}).items()}}
     out = []
     for model in (benchmark.strong_model, benchmark.weak_model):
         key = canonical_model_name(model)
