@@ -1,6 +1,6 @@
 """Choose the default training recipe by cross-validation on the training data (never a test score).
 
-    python benchmarks/recipe_cv.py [--folds 5] [--only NAME ...]
+    python benchmarks/recipe_cv.py [--folds 3] [--only NAME ...]
 
 Folds hold whole prompts (the same normalised prompt in any source lies in one fold) and whole
 Arena-Hard topic clusters. Each candidate recipe (router parameters + per-source weights) is
@@ -46,29 +46,14 @@ CANDIDATES: dict[str, tuple[str, dict, dict]] = {
     "Arena balanced (x10 / x50)": ("mf", {}, BALANCED),
     "Arena x5, no bothbad ties": ("mf", {}, {**ARENA_UP, "chatbot_arena:bothbad": 0.0}),
     "Arena x5, ties full weight": ("mf", {"tie_weight": 1.0}, ARENA_UP),
-    "Arena x5, dim 64, wd 1e-4": ("mf", {"dim": 64, "weight_decay": 1e-4}, ARENA_UP),
     "Arena balanced, sw_ranking": ("sw_ranking", {}, BALANCED),
+    "Arena balanced, sw_ranking gamma 100": ("sw_ranking", {"gamma": 100.0}, BALANCED),
 }
 
 
 def group_keys(records, data_dir=None):
     cluster = {normalize_prompt(q.prompt): f"cluster:{q.cluster}" for q in arena_hard_questions(data_dir)}
     return [cluster.get(normalize_prompt(r.prompt), normalize_prompt(r.prompt)) for r in records]
-
-
-def model_scores(router, prompts, a, b):
-    """P(a beats b | prompt) for many (prompt, a, b); MF scores every model at once."""
-    if hasattr(router, "scores") and hasattr(router, "models_"):
-        index = {m: i for i, m in enumerate(router.models_)}
-        uniq = list(dict.fromkeys(prompts))
-        s = router.scores(uniq)
-        row = {p: i for i, p in enumerate(uniq)}
-        out = np.full(len(prompts), 0.5)
-        for i, (p, x, y) in enumerate(zip(prompts, a, b)):
-            if x in index and y in index:
-                out[i] = 1.0 / (1.0 + np.exp(-(s[row[p], index[x]] - s[row[p], index[y]])))
-        return out
-    return pair_probabilities(router, prompts, a, b)
 
 
 def arena_pairs(held):
@@ -97,13 +82,13 @@ def evaluate_candidate(name, kind, params, weights, records, keys, folds, k):
         held = [r for r, key in zip(records, keys) if fold_of[key] == f]
         router = router_class(kind)(**{"show_progress": False, **params}).fit(weight_by_source(train, weights))
         p, a, b, y = arena_pairs(held)
-        per["arena_other"][0].append(model_scores(router, p, a, b)), per["arena_other"][1].append(y)
+        per["arena_other"][0].append(pair_probabilities(router, p, a, b)), per["arena_other"][1].append(y)
         votes = [r for r in held if r.source.startswith("chatbot_arena")]
-        per["human"][0].append(model_scores(router, [v.prompt for v in votes], [v.model_a for v in votes],
+        per["human"][0].append(pair_probabilities(router, [v.prompt for v in votes], [v.model_a for v in votes],
                                             [v.model_b for v in votes]))
         per["human"][1].append(np.array([v.outcome for v in votes]))
         gold = [r for r in held if r.source.split(":")[0] in {"mmlu", "gsm8k", "mt-bench"}]
-        per["golden"][0].append(model_scores(router, [g.prompt for g in gold], [g.model_a for g in gold],
+        per["golden"][0].append(pair_probabilities(router, [g.prompt for g in gold], [g.model_a for g in gold],
                                              [g.model_b for g in gold]))
         per["golden"][1].append(np.array([g.outcome for g in gold]))
     out = {"candidate": name, "router": kind, "params": params, "weights": weights}
@@ -116,7 +101,7 @@ def evaluate_candidate(name, kind, params, weights, records, keys, folds, k):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--only", nargs="+", help="candidate names to run")
     parser.add_argument("--output", default="results/recipe_cv.json")
     args = parser.parse_args(argv)

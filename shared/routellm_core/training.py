@@ -32,7 +32,7 @@ DATASET_FOLDERS: dict[str, str] = {"mmlu": "routellm_evals", "gsm8k": "routellm_
 # training data (benchmarks/recipe_cv.py, docs/quality.md). Sources without an entry weigh 1.
 DEFAULT_SOURCE_WEIGHTS: dict[str, float] = {
     "routerbench": 1.0, "mmlu": 1.0, "gsm8k": 1.0, "mt-bench": 1.0,
-    "arena_hard": 1.0, "chatbot_arena": 1.0, "chatbot_arena:bothbad": 1.0,
+    "arena_hard": 5.0, "chatbot_arena": 5.0, "chatbot_arena:bothbad": 5.0,
 }
 # Bumped whenever DEFAULT_DATASETS, the weights or the recipe change, so stale cached defaults are retrained.
 DEFAULT_RECIPE_VERSION = 3

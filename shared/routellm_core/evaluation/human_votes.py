@@ -62,8 +62,20 @@ def pair_probabilities(router: Router, prompts: Sequence[str], models_a: Sequenc
     if not isinstance(router, StrongWeakPair):
         raise InvalidInputError(f"router {router.name!r} scores one fixed pair; a pairwise AUC needs a multi-model "
                                 f"router (mf, sw_ranking)")
-    known = set(getattr(router, "models_", []))
+    models = list(getattr(router, "models_", []))
+    known = set(models)
     out = np.full(len(prompts), 0.5)
+    if hasattr(router, "scores"):  # MF and SW ranking score every model at once: P = sigmoid(s_a - s_b)
+        keep = [i for i, (a, b) in enumerate(zip(models_a, models_b)) if a in known and b in known]
+        if not keep:
+            return out
+        uniq = list(dict.fromkeys(prompts[i] for i in keep))
+        row = {p: j for j, p in enumerate(uniq)}
+        col = {m: j for j, m in enumerate(models)}
+        s = router.scores(uniq)
+        diff = np.array([s[row[prompts[i]], col[models_a[i]]] - s[row[prompts[i]], col[models_b[i]]] for i in keep])
+        out[keep] = 1.0 / (1.0 + np.exp(-diff))
+        return out
     pairs: dict[tuple[str, str], list[int]] = {}
     for i, (a, b) in enumerate(zip(models_a, models_b)):
         if a in known and b in known:
