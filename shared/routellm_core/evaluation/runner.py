@@ -180,6 +180,10 @@ def _align_pair(router: Router, benchmark: Benchmark, log: Log) -> Router:
     if (router.strong_model, router.weak_model) == (s, w):
         return router
     models = list(getattr(router, "models_", []))
+    if not hasattr(router, "models_") and router.trainable:  # untrained (cross-fitting): train for the benchmark's pair
+        aligned = copy.copy(router)
+        aligned.strong_model, aligned.weak_model = s, w
+        return aligned
     if s in models and w in models:
         aligned = copy.copy(router)
         aligned.strong_model, aligned.weak_model = s, w
