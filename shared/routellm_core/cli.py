@@ -170,7 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe", help="'default': rebuild the checkpoints shipped with the package "
                                     "(mf and sw_ranking, or --router's) with their manifests; --output is then a folder")
     p.add_argument("--dataset", nargs="+", default=list(DEFAULT_DATASETS),
-                   help="routerbench, mmlu, gsm8k, mt-bench (golden labels), alpaca_eval, or .jsonl/.csv files")
+                   help="routerbench, mmlu, gsm8k, mt-bench (golden labels), arena_hard (judge verdicts), "
+                        "chatbot_arena (human votes), alpaca_eval, or .jsonl/.csv files")
     p.add_argument("--output", help="checkpoint directory (default: the cache's default checkpoint)")
     p.add_argument("--embedder", default="minilm", help="minilm, hf:/path, openai:text-embedding-3-small")
     p.add_argument("--params", help="router constructor parameters as a JSON object")

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from .data.paper import benchmark_prompts
+from .data.tables import normalize_prompt
 from .embeddings import Embedder, get_embedder
 from .records import PreferenceRecord
 
-_SPACE = re.compile(r"\s+")
-
-
-def normalize_prompt(text: str) -> str:
-    """Case- and whitespace-insensitive form used for exact-duplicate matching."""
-    return _SPACE.sub(" ", text).strip().lower()
+__all__ = ["DecontaminationReport", "benchmark_prompts", "decontaminate", "normalize_prompt"]
 
 
 @dataclass(frozen=True)
@@ -55,26 +51,3 @@ def decontaminate(records: Sequence[PreferenceRecord], eval_prompts: Sequence[st
     kept = [r for r in records if r.prompt not in exact and r.prompt not in near]
     n_exact = sum(r.prompt in exact for r in records)
     return kept, DecontaminationReport(len(kept), n_exact, len(records) - len(kept) - n_exact)
-
-
-def benchmark_prompts(data_dir=None, benchmarks: Sequence[str] = ("mt-bench", "mmlu", "gsm8k")) -> list[str]:
-    """Every prompt of the paper's evaluation benchmarks (MT-Bench first turns, MMLU, GSM8K)."""
-    import csv
-    import json
-
-    from .datadir import resolve_data_dir
-    from .loaders import prompt_text
-
-    root = resolve_data_dir(data_dir) / "routellm_evals"
-    prompts: list[str] = []
-    if "mt-bench" in benchmarks:
-        with (root / "mt_bench" / "question.jsonl").open(encoding="utf-8") as fh:
-            prompts += [json.loads(line)["turns"][0] for line in fh if line.strip()]
-    if "gsm8k" in benchmarks:
-        with (root / "gsm8k" / "gsm8k_responses.csv").open(newline="", encoding="utf-8") as fh:
-            prompts += [prompt_text(r["prompt"]) for r in csv.DictReader(fh)]
-    if "mmlu" in benchmarks:
-        for path in sorted((root / "mmlu" / "responses").glob("mmlu_*.csv")):
-            with path.open(newline="", encoding="utf-8") as fh:
-                prompts += [prompt_text(r["prompt"]) for r in csv.DictReader(fh)]
-    return prompts

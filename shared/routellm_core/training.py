@@ -2,30 +2,68 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from .records import PreferenceRecord
 
 log = logging.getLogger(__name__)
 
-# What the default routers are trained on (README says the same, with licenses): RouterBench's
-# multi-model correctness (MIT) plus the paper's augmentation, golden labels of the strong/weak
-# pair on MMLU, GSM8K (MIT) and MT-Bench (GPT-4 judge, Apache-2.0). AlpacaEval (CC BY-NC) is left
-# out: its GPT-4-Turbo judge prefers GPT-4-Turbo's style on open-ended prompts, which taught the
-# routers the opposite of what MT-Bench rewards, and its license is non-commercial.
-DEFAULT_DATASETS: tuple[str, ...] = ("routerbench", "mmlu", "gsm8k", "mt-bench")
-# Datasets that are the evaluation benchmarks themselves: never decontaminated against them;
-# the evaluation harness scores them out-of-fold instead (see evaluation.crossfit).
-BENCHMARK_DATASETS: frozenset[str] = frozenset({"mmlu", "gsm8k", "mt-bench"})
-# Bumped whenever DEFAULT_DATASETS or the recipe changes, so stale cached defaults are retrained.
-DEFAULT_RECIPE_VERSION = 2
+# What the default routers are trained on (docs/quality.md says the same, with licenses and counts):
+# - real Chatbot Arena prompts: Arena-Hard-Auto verdicts of 24 models against gpt-4-0314 by two LLM
+#   judges (soft outcomes, Apache-2.0) and 762 Chatbot Arena human votes (Apache-2.0);
+# - RouterBench's multi-model correctness (MIT);
+# - the paper's augmentation: golden labels of the strong/weak pair on MMLU, GSM8K (MIT) and
+#   MT-Bench (GPT-4 judge, Apache-2.0).
+# AlpacaEval (CC BY-NC) is left out: its GPT-4-Turbo judge prefers GPT-4-Turbo's style on open-ended
+# prompts, which taught the routers the opposite of what MT-Bench rewards, and its license is non-commercial.
+DEFAULT_DATASETS: tuple[str, ...] = ("routerbench", "mmlu", "gsm8k", "mt-bench", "arena_hard", "chatbot_arena")
+# Datasets that are evaluation benchmarks themselves: never decontaminated against them; the
+# evaluation harness scores them out-of-fold instead (see evaluation.crossfit).
+BENCHMARK_DATASETS: frozenset[str] = frozenset({"mmlu", "gsm8k", "mt-bench", "arena_hard"})
+# Folder of each named dataset inside the data directory (cache keys follow the files' sizes).
+DATASET_FOLDERS: dict[str, str] = {"mmlu": "routellm_evals", "gsm8k": "routellm_evals", "mt-bench": "routellm_evals"}
+# Per-source weight of a record (longest matching ``source`` prefix), chosen by cross-validation on the
+# training data (benchmarks/recipe_cv.py, docs/quality.md). Sources without an entry weigh 1.
+DEFAULT_SOURCE_WEIGHTS: dict[str, float] = {
+    "routerbench": 1.0, "mmlu": 1.0, "gsm8k": 1.0, "mt-bench": 1.0,
+    "arena_hard": 5.0, "chatbot_arena": 5.0, "chatbot_arena:bothbad": 5.0,
+}
+# Bumped whenever DEFAULT_DATASETS, the weights or the recipe change, so stale cached defaults are retrained.
+DEFAULT_RECIPE_VERSION = 3
 # Fine-tuned routers train on a seeded subsample so a 2-core CPU finishes in minutes, not hours
 # (bert ~4 min, causal_llm ~10 min, measured); with a GPU pass {"max_samples": null} for all of the data.
 DEFAULT_ROUTER_PARAMS: dict[str, dict] = {"bert": {"max_samples": 2000}, "causal_llm": {"max_samples": 300, "epochs": 1},
                                           "sw_ranking": {"embedding_dtype": "float16"}}  # halves the shipped file
+
+
+def source_weight(source: str, weights: Mapping[str, float]) -> float:
+    """The weight of the longest key of ``weights`` that is ``source`` or a prefix of it up to a ':'."""
+    best, best_len = 1.0, -1
+    for key, value in weights.items():
+        if (source == key or source.startswith(key + ":")) and len(key) > best_len:
+            best, best_len = float(value), len(key)
+    return best
+
+
+def weight_by_source(records: Sequence[PreferenceRecord], weights: Mapping[str, float]) -> list[PreferenceRecord]:
+    """Records with ``weight`` multiplied by their source's weight; weight-0 sources are dropped."""
+    out = []
+    for r in records:
+        w = source_weight(r.source, weights)
+        if w > 0:
+            out.append(r if w == 1.0 else replace(r, weight=r.weight * w))
+    return out
+
+
+def recipe_signature() -> str:
+    """The default recipe in one string (datasets, weights, router parameters, version), for cache keys."""
+    return json.dumps({"datasets": DEFAULT_DATASETS, "weights": DEFAULT_SOURCE_WEIGHTS, "params": DEFAULT_ROUTER_PARAMS,
+                       "version": DEFAULT_RECIPE_VERSION}, sort_keys=True)
 
 
 def default_router_path(name: str) -> Path:
@@ -38,12 +76,14 @@ def default_router_path(name: str) -> Path:
 def default_training_records(data_dir: str | os.PathLike[str] | None = None,
                              datasets: Sequence[str] = DEFAULT_DATASETS, decontaminate_against_benchmarks: bool = True,
                              embedder: str | None = "minilm", verbose: bool = True, limit: int | None = None,
-                             log: Callable[[str], None] = print) -> list[PreferenceRecord]:
-    """The training set of ``datasets``; external sets are decontaminated against MT-Bench, MMLU and GSM8K prompts.
+                             log: Callable[[str], None] = print,
+                             source_weights: Mapping[str, float] | None = None) -> list[PreferenceRecord]:
+    """The training set of ``datasets``; external sets are decontaminated against every benchmark's prompts
+    (MT-Bench, MMLU, GSM8K, Arena-Hard), exactly and by near-duplicate embedding.
 
-    Benchmark golden labels are kept whole (the evaluation harness cross-fits them). ``limit`` keeps
+    Benchmark labels are kept whole (the evaluation harness cross-fits them). ``limit`` keeps
     the first N records (external first) before decontamination; ``log`` gets progress lines when
-    ``verbose``.
+    ``verbose``. Records are weighted by ``source_weights`` (default: the recipe's).
     """
     from .decontaminate import benchmark_prompts, decontaminate
     from .errors import DataError
@@ -66,7 +106,7 @@ def default_training_records(data_dir: str | os.PathLike[str] | None = None,
             say("benchmark prompts not found: training data was not decontaminated")
         external, report = decontaminate(external, eval_prompts, embedder=embedder)
         say(str(report))
-    return external + golden
+    return weight_by_source(external + golden, DEFAULT_SOURCE_WEIGHTS if source_weights is None else source_weights)
 
 
 def train_router(name: str, records: Sequence[PreferenceRecord], output: str | os.PathLike[str] | None = None,

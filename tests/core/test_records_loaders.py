@@ -112,3 +112,16 @@ def test_default_training_data_keeps_benchmark_labels_and_decontaminates_the_res
     assert len(golden) == 1319 and gsm_prompts <= {r.prompt for r in golden}  # golden labels are kept whole
     external = [r for r in records if r.source.startswith("routerbench")]
     assert external and not {r.prompt for r in external} & gsm_prompts
+
+
+def test_source_weights_scale_and_drop_records():
+    from routellm_core.training import DEFAULT_DATASETS, source_weight, weight_by_source
+
+    assert {"arena_hard", "chatbot_arena"} <= set(DEFAULT_DATASETS)
+    weights = {"chatbot_arena": 3.0, "chatbot_arena:bothbad": 0.0, "arena_hard": 2.0}
+    assert source_weight("chatbot_arena:bothbad", weights) == 0.0  # the longest prefix wins
+    assert source_weight("arena_hard:gpt-4o", weights) == 2.0 and source_weight("mmlu:anatomy", weights) == 1.0
+    assert source_weight("arena_hardly", weights) == 1.0  # a prefix must end at ':'
+    records = [PreferenceRecord("q", "a", "b", 1.0, s, 0.5) for s in ("chatbot_arena", "chatbot_arena:bothbad", "x")]
+    out = weight_by_source(records, weights)
+    assert [(r.source, r.weight) for r in out] == [("chatbot_arena", 1.5), ("x", 0.5)]

@@ -13,12 +13,9 @@ get, so routing quality is ``mean(where(strong, strong_scores, weak_scores))`` f
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
-import re
-import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -26,20 +23,27 @@ from pathlib import Path
 
 import numpy as np
 
-from ..datadir import resolve_data_dir
+from ..data.arena import ARENA_JUDGES, arena_hard_answers, arena_hard_questions, arena_hard_verdicts
+from ..data.files import ARENA_HARD_BASELINE
+from ..data.golden import golden_outcome
+from ..data.paper import (PAPER_STRONG_COLUMN, PAPER_WEAK_COLUMN, contaminated_prompts, gsm8k_table, mmlu_tables,
+                          mt_bench_questions)
+from ..data.tables import correctness as _correct
+from ..data.tables import csv_columns, is_binary_column, prompt_text, read_csv as _read_csv, read_jsonl
 from ..errors import DataError, InvalidInputError
-from ..loaders import prompt_text
 from ..models import STRONG_MODEL, WEAK_MODEL, canonical_model_name
 from ..records import PreferenceRecord
 
-csv.field_size_limit(sys.maxsize)
-
 PathLike = str | os.PathLike[str]
-BENCHMARK_NAMES: tuple[str, ...] = ("mt-bench", "mmlu", "gsm8k")
-_ALIASES = {"mt-bench": "mt-bench", "mt_bench": "mt-bench", "mtbench": "mt-bench", "mmlu": "mmlu", "gsm8k": "gsm8k"}
-# RouteLLM's column names for the paper's pair.
-PAPER_STRONG_COLUMN = "gpt-4-1106-preview"
-PAPER_WEAK_COLUMN = "mistralai/Mixtral-8x7B-Instruct-v0.1"
+BENCHMARK_NAMES: tuple[str, ...] = ("mt-bench", "mmlu", "gsm8k", "arena")
+_ALIASES = {"mt-bench": "mt-bench", "mt_bench": "mt-bench", "mtbench": "mt-bench", "mmlu": "mmlu", "gsm8k": "gsm8k",
+            "arena": "arena", "arena-hard": "arena", "arena_hard": "arena"}
+# The Arena benchmark's default pair: both judged by gpt-4o against gpt-4-0314 on every prompt. With
+# gpt-3.5-turbo-0125 as the weak model gpt-4o wins 83% of the prompts and even a perfect router
+# reaches APGR 0.67; Llama-3.1-70B ties or beats gpt-4o on 62%, so routing has something to find
+# (optimal APGR 1.11). Other pairs: --strong-model / --weak-model.
+ARENA_STRONG_MODEL = "gpt-4o"
+ARENA_WEAK_MODEL = "llama-3.1-70b-instruct"
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,6 +72,9 @@ class Benchmark:
     default_output_tokens: int = 1
     dropped_contaminated: int = 0
     dropped_incomplete: int = 0
+    # True when the default training data holds this benchmark's own labels for every model (Arena-Hard):
+    # cross-fitting then trains on those records of the other folds instead of adding golden labels.
+    labels_in_training_data: bool = False
 
     def __post_init__(self) -> None:
         n = len(self.prompts)
@@ -124,14 +131,13 @@ class Benchmark:
     def golden_records(self, indices: Sequence[int] | np.ndarray | None = None) -> list[PreferenceRecord]:
         """The paper's golden-label augmentation: strong better = 1, weak better = 0, equal = tie (0.5).
 
-        For correctness tables this is the rule of :func:`routellm_core.loaders.load_correctness_table`.
+        The rule is :func:`routellm_core.data.golden.golden_outcome`, as for every correctness table.
         """
         idx = range(self.n) if indices is None else np.asarray(indices, dtype=np.int64)
         strong, weak = canonical_model_name(self.strong_model), canonical_model_name(self.weak_model)
         out = []
         for i in idx:
-            diff = self.strong_scores[i] - self.weak_scores[i]
-            outcome = 0.5 if diff == 0 else (1.0 if diff > 0 else 0.0)
+            outcome = golden_outcome(self.strong_scores[i], self.weak_scores[i])
             out.append(PreferenceRecord(self.prompts[i], strong, weak, outcome, f"{self.name}:golden"))
         return out
 
@@ -154,7 +160,7 @@ class Benchmark:
 
 # --- the paper's benchmarks ---------------------------------------------------------------------
 def load_benchmark(name: str, data_dir: PathLike | None = None, **kwargs) -> Benchmark:
-    """``mt-bench``, ``mmlu`` or ``gsm8k``, or a path to a correctness (.csv) or judged-score (.jsonl/.csv) table."""
+    """``mt-bench``, ``mmlu``, ``gsm8k`` or ``arena``, or a path to a correctness (.csv) or judged-score (.jsonl/.csv) table."""
     key = _ALIASES.get(str(name).strip().lower())
     if key == "mt-bench":
         return load_mt_bench(data_dir, **kwargs)
@@ -162,6 +168,8 @@ def load_benchmark(name: str, data_dir: PathLike | None = None, **kwargs) -> Ben
         return load_mmlu(data_dir, **kwargs)
     if key == "gsm8k":
         return load_gsm8k(data_dir, **kwargs)
+    if key == "arena":
+        return load_arena(data_dir, **kwargs)
     path = Path(str(name)).expanduser()
     if path.suffix in {".csv", ".jsonl", ".json"} and path.exists():
         columns = _columns(path)
@@ -177,68 +185,15 @@ def load_benchmark(name: str, data_dir: PathLike | None = None, **kwargs) -> Ben
                             f"or a path to a correctness table (.csv) or judged-score table (.jsonl/.csv)")
 
 
-def _evals_dir(data_dir: PathLike | None) -> Path:
-    root = resolve_data_dir(data_dir) / "routellm_evals"
-    if not root.is_dir():
-        raise DataError(f"RouteLLM evaluation data missing: {root} (run `routellm-core download`)")
-    return root
-
-
-def contaminated_prompts(path: Path) -> set[str]:
-    """``eval_prompt`` of every line in RouteLLM's ``contaminated_prompts.jsonl``."""
-    if not path.is_file():
-        raise DataError(f"data file missing: {path}")
-    out = set()
-    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                out.add(json.loads(line)["eval_prompt"])
-            except (json.JSONDecodeError, KeyError):
-                raise DataError(f"{path.name} line {line_no}: expected JSON with 'eval_prompt'") from None
-    return out
-
-
-def _read_csv(path: Path, required: Sequence[str] = ()) -> tuple[list[str], list[dict[str, str]]]:
-    if not path.is_file():
-        raise DataError(f"data file missing: {path}")
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        rows = list(reader)
-        columns = list(reader.fieldnames or [])
-    missing = [c for c in required if c not in columns]
-    if missing:
-        raise DataError(f"{path.name} is missing column(s) {', '.join(missing)} (has {', '.join(columns[:12])})")
-    return columns, rows
-
-
-def _correct(value: str | None, where: str) -> float | None:
-    """1.0/0.0 for a correctness cell (True/False/1/0), None when empty."""
-    v = (value or "").strip().lower()
-    if v in {"", "nan", "none"}:
-        return None
-    if v in {"true", "1", "1.0", "yes"}:
-        return 1.0
-    if v in {"false", "0", "0.0", "no"}:
-        return 0.0
-    try:
-        return float(v)
-    except ValueError:
-        raise DataError(f"{where}: correctness value {value!r} is not 0/1 or True/False") from None
-
-
 def load_mmlu(data_dir: PathLike | None = None, domains: Sequence[str] | None = None) -> Benchmark:
     """MMLU (57 domains, 14,037 prompts after decontamination); groups are the domains."""
-    root = _evals_dir(data_dir) / "mmlu"
-    files = sorted((root / "responses").glob("mmlu_*.csv"))
-    if not files:
-        raise DataError(f"no MMLU response tables in {root / 'responses'}")
-    available = {f.stem.removeprefix("mmlu_"): f for f in files}
+    available = mmlu_tables(data_dir)
     if domains is not None:
         unknown = [d for d in domains if d not in available]
         if unknown:
             raise InvalidInputError(f"unknown MMLU domain(s) {', '.join(unknown)}")
         available = {d: available[d] for d in domains}
-    bad = contaminated_prompts(root / "contaminated_prompts.jsonl")
+    bad = contaminated_prompts("mmlu", data_dir)
     prompts, strong, weak, groups, ids = [], [], [], [], []
     dropped = 0
     for domain, path in available.items():
@@ -262,10 +217,8 @@ def load_mmlu(data_dir: PathLike | None = None, domains: Sequence[str] | None = 
 
 def load_gsm8k(data_dir: PathLike | None = None) -> Benchmark:
     """GSM8K (1,307 prompts after decontamination), with both models' answers for token counts."""
-    root = _evals_dir(data_dir) / "gsm8k"
-    path = root / "gsm8k_responses.csv"
-    columns, rows = _read_csv(path, ["prompt", PAPER_STRONG_COLUMN, PAPER_WEAK_COLUMN])
-    bad = contaminated_prompts(root / "contaminated_prompts.jsonl")
+    path, columns, rows = gsm8k_table(data_dir)
+    bad = contaminated_prompts("gsm8k", data_dir)
     kept = [(i, r) for i, r in enumerate(rows) if r["prompt"] not in bad]
     responses = {role: f"{col}_response" for role, col in (("strong", PAPER_STRONG_COLUMN), ("weak", PAPER_WEAK_COLUMN))}
     outputs = ({role: [r[col] or "" for _, r in kept] for role, col in responses.items()}
@@ -277,90 +230,83 @@ def load_gsm8k(data_dir: PathLike | None = None) -> Benchmark:
                      output_texts=outputs, dropped_contaminated=len(rows) - len(kept))
 
 
-_TURN = re.compile(r"^### (User|Assistant A):\n", re.M)
-
-
-def _conversation(judge_prompt: str) -> list[tuple[str, str]]:
-    """(speaker, text) turns from a multi-turn judge prompt ("### User:" / "### Assistant A:" blocks)."""
-    start = judge_prompt.find("<|The Start of Assistant A's Conversation with User|>")
-    end = judge_prompt.find("<|The End of Assistant A's Conversation with User|>")
-    if start < 0 or end < 0:
-        return []
-    body = judge_prompt[start:end]
-    parts = _TURN.split(body)[1:]
-    return [(parts[i], parts[i + 1].strip()) for i in range(0, len(parts) - 1, 2)]
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    if not path.is_file():
-        raise DataError(f"data file missing: {path}")
-    rows = []
-    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path.name} line {line_no}: invalid JSON ({exc.msg})") from None
-    return rows
-
-
 def load_mt_bench(data_dir: PathLike | None = None) -> Benchmark:
     """MT-Bench: 72 two-turn questions after decontamination, routed on the first turn.
 
     A routed question scores the chosen model's GPT-4 judge scores for both turns (their mean, as
     RouteLLM averages over question-turn rows); groups are the question categories.
     """
-    root = _evals_dir(data_dir) / "mt_bench"
-    questions = _read_jsonl(root / "question.jsonl")
-    judgements = _read_jsonl(root / "judgements.jsonl")
-    bad = contaminated_prompts(root / "contaminated_prompts.jsonl")
-    try:
-        kept = [q for q in questions if q["turns"][0] not in bad and q["turns"][1] not in bad]
-    except (KeyError, IndexError, TypeError):
-        raise DataError("mt_bench/question.jsonl: every question needs 'question_id' and two 'turns'") from None
+    questions, dropped = mt_bench_questions(data_dir)
     strong_name, weak_name = canonical_model_name(PAPER_STRONG_COLUMN), canonical_model_name(PAPER_WEAK_COLUMN)
-    scores: dict[tuple[int, str], list[float]] = defaultdict(list)
-    answers: dict[tuple[int, str], list[str]] = {}
-    for row in judgements:
-        try:
-            model, qid = canonical_model_name(row["model"]), int(row["question_id"])
-            scores[(qid, model)].append(float(row["score"]))
-        except (KeyError, TypeError, ValueError):
-            raise DataError("mt_bench/judgements.jsonl: rows need question_id, model and a numeric score") from None
-        if int(row.get("turn", 1)) == 2:
-            answers[(qid, model)] = [t for who, t in _conversation(row.get("user_prompt", "")) if who == "Assistant A"]
     prompts, strong, weak, ids, groups = [], [], [], [], []
     inputs: dict[str, list[str]] = {"strong": [], "weak": []}
     outputs: dict[str, list[str]] = {"strong": [], "weak": []}
     incomplete = 0
-    for q in kept:
-        qid = int(q["question_id"])
-        s, w = scores.get((qid, strong_name)), scores.get((qid, weak_name))
+    for q in questions:
+        s, w = q.scores.get(strong_name), q.scores.get(weak_name)
         if not s or not w:
             incomplete += 1
             continue
-        prompts.append(q["turns"][0])
+        prompts.append(q.turns[0])
         strong.append(float(np.mean(s)))
         weak.append(float(np.mean(w)))
-        ids.append(str(qid))
-        groups.append(str(q.get("category", "")))
+        ids.append(str(q.question_id))
+        groups.append(q.category)
         for role, model in (("strong", strong_name), ("weak", weak_name)):
-            ans = answers.get((qid, model), [])
+            ans = q.answers.get(model, [])
             first = ans[0] if ans else ""
             # Turn 2 re-sends turn 1 and its answer as context.
-            inputs[role].append("\n".join([q["turns"][0], q["turns"][0], first, q["turns"][1]]))
+            inputs[role].append("\n".join([q.turns[0], q.turns[0], first, q.turns[1]]))
             outputs[role].append("\n".join(ans))
     return Benchmark("mt-bench", "judged", prompts, np.array(strong), np.array(weak), ids=ids, groups=groups,
                      unit="MT-Bench score (1-10)", optimal_whole_calls=True, input_texts=inputs, output_texts=outputs,
-                     dropped_contaminated=len(questions) - len(kept), dropped_incomplete=incomplete)
+                     dropped_contaminated=dropped, dropped_incomplete=incomplete)
+
+
+def load_arena(data_dir: PathLike | None = None, strong_model: str | None = None, weak_model: str | None = None,
+               judge: str | None = None) -> Benchmark:
+    """Arena-Hard: real Chatbot Arena prompts, each model scored by its judge verdict against gpt-4-0314.
+
+    An item's score for a model is its win rate against the baseline on that prompt, in % (ties
+    half, a decisive verdict counting 3 rows as Arena-Hard writes it). Both models must be judged
+    by the same judge; ``judge=None`` picks the one that covers both (gpt-4o for the default pair
+    gpt-4o / llama-3.1-70b-instruct; gpt-4-1106-preview for qwen2.5-72b-instruct / gpt-3.5-turbo-0125).
+    Groups are Arena-Hard's topic clusters, so cross-fitting never scores a prompt with a router
+    trained on its cluster.
+    """
+    strong = canonical_model_name(strong_model or ARENA_STRONG_MODEL)
+    weak = canonical_model_name(weak_model or ARENA_WEAK_MODEL)
+    if strong == weak:
+        raise InvalidInputError(f"strong and weak model are the same ({strong!r})")
+    verdicts = arena_hard_verdicts(data_dir, [judge] if judge else ARENA_JUDGES)
+    by_judge: dict[str, dict[tuple[str, str], float]] = defaultdict(dict)
+    for v in verdicts:
+        by_judge[v.judge][(v.question_id, v.model)] = v.score
+    covering = [j for j, table in by_judge.items() if {m for _, m in table} >= {strong, weak}]
+    if not covering:
+        judged = {j: sorted({m for _, m in t}) for j, t in by_judge.items()}
+        raise InvalidInputError(f"no Arena-Hard judge scored both {strong!r} and {weak!r}; models per judge: {judged}")
+    judge = covering[-1]  # gpt-4o when both judges cover the pair (it judged more models)
+    table = by_judge[judge]
+    questions = arena_hard_questions(data_dir)
+    kept = [q for q in questions if (q.question_id, strong) in table and (q.question_id, weak) in table]
+    answers = {role: arena_hard_answers(model, data_dir) for role, model in (("strong", strong), ("weak", weak))}
+    baseline = arena_hard_answers(ARENA_HARD_BASELINE, data_dir) or {}
+    # A model without recorded answers is costed with the baseline's answer length (gpt-4-0314).
+    outputs = {role: [(a or baseline).get(q.question_id, "") for q in kept] for role, a in answers.items()}
+    return Benchmark(
+        "arena", "judged", [q.prompt for q in kept], np.array([100.0 * table[(q.question_id, strong)] for q in kept]),
+        np.array([100.0 * table[(q.question_id, weak)] for q in kept]), strong_model=strong, weak_model=weak,
+        ids=[q.question_id for q in kept], groups=[q.cluster for q in kept],
+        unit=f"win rate vs {ARENA_HARD_BASELINE} (%, judge {judge})", output_texts=outputs,
+        dropped_incomplete=len(questions) - len(kept), labels_in_training_data=True)
 
 
 # --- generic kinds ------------------------------------------------------------------------------
 def _columns(path: Path) -> list[str]:
     if path.suffix == ".csv":
-        with path.open(newline="", encoding="utf-8") as fh:
-            return next(csv.reader(fh), [])
-    rows = _read_jsonl(path) if path.suffix == ".jsonl" else json.loads(path.read_text(encoding="utf-8"))
+        return csv_columns(path)
+    rows = read_jsonl(path) if path.suffix == ".jsonl" else json.loads(path.read_text(encoding="utf-8"))
     return list(rows[0]) if rows and isinstance(rows[0], dict) else []
 
 
@@ -426,13 +372,7 @@ def _guess_pair(path: Path, columns: list[str], rows: list[dict[str, str]], prom
                 strong: str | None, weak: str | None) -> tuple[str, str]:
     if strong is None and weak is None and PAPER_STRONG_COLUMN in columns and PAPER_WEAK_COLUMN in columns:
         return PAPER_STRONG_COLUMN, PAPER_WEAK_COLUMN
-    binary = []
-    for c in columns:
-        if c == prompt_column or "|" in c:
-            continue
-        seen = {(r.get(c) or "").strip().lower() for r in rows} - {"", "nan"}
-        if seen and seen <= {"true", "false", "0", "1", "0.0", "1.0"}:
-            binary.append(c)
+    binary = [c for c in columns if c != prompt_column and "|" not in c and is_binary_column(rows, c)]
     if strong is not None or weak is not None:
         named = strong if strong is not None else weak
         others = [c for c in binary if canonical_model_name(c) != canonical_model_name(named)]
@@ -516,7 +456,7 @@ def _table_rows(path: Path) -> list[dict]:
     if path.suffix == ".csv":
         return _read_csv(path)[1]
     if path.suffix == ".jsonl":
-        return _read_jsonl(path)
+        return read_jsonl(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:

@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                     "edges of quantile bins of router scores, CPT(20/50/80%), AUC, APGR, cost saving, plots.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--benchmark", "-b", nargs="+", required=True, metavar="NAME",
-                   help="mt-bench, mmlu, gsm8k, all, or a table: correctness .csv (prompt + 0/1 column per model) "
+                   help="mt-bench, mmlu, gsm8k, arena, all (the four), or a table: correctness .csv (prompt + 0/1 column per model) "
                         "or judged-score .jsonl/.csv (id, model, score)")
     p.add_argument("--routers", "-r", nargs="+", default=DEFAULT_ROUTERS, metavar="ROUTER",
                    help="router names (random, mf, sw_ranking, bert, causal_llm, oracle) or checkpoint directories")
@@ -44,6 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--cross-fit-by-item", action="store_true",
                    help="random item folds even where the benchmark has domains/categories (the held-out "
                         "domains are then seen in training, as with the paper's MMLU validation-split labels)")
+    p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                   help="bootstrap replicates for the 90%% interval of APGR (0: no interval)")
     p.add_argument("--quality", type=float, default=0.95,
                    help="report the cost saving at this fraction of the strong model's quality")
     p.add_argument("--price", action="append", default=[], metavar="MODEL=IN[,OUT]",
@@ -55,8 +57,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=argparse.SUPPRESS, help="data directory (default $ROUTELLM_DATA_DIR or ../shared/data)")
     p.add_argument("--json", action="store_true", help="print results.json to stdout instead of the table")
     custom = p.add_argument_group("your own benchmark tables")
-    custom.add_argument("--strong-model", help="strong model's column (correctness) or model name (judged)")
-    custom.add_argument("--weak-model", help="weak model's column (correctness) or model name (judged)")
+    custom.add_argument("--strong-model", help="strong model's column (correctness) or model name (judged); for arena "
+                                               "a model with Arena-Hard verdicts (default gpt-4o)")
+    custom.add_argument("--weak-model", help="weak model's column (correctness) or model name (judged); for arena "
+                                             "default llama-3.1-70b-instruct")
     custom.add_argument("--prompt-column", default="prompt", help="prompt column of a table")
     custom.add_argument("--group-column", help="column with a domain/category per prompt (cross-fitting folds)")
     custom.add_argument("--prompts", help="judged tables without a prompt column: JSONL with the id and prompt/turns")
@@ -77,6 +81,8 @@ def _benchmarks(args: argparse.Namespace):
         key = name.strip().lower()
         if key in {"mt-bench", "mt_bench", "mtbench", "gsm8k"}:
             out.append(load_benchmark(key, data_dir))
+        elif key in {"arena", "arena-hard", "arena_hard"}:
+            out.append(load_benchmark(key, data_dir, strong_model=args.strong_model, weak_model=args.weak_model))
         elif key == "mmlu":
             out.append(load_benchmark(key, data_dir, domains=args.mmlu_domains))
         else:
@@ -117,7 +123,7 @@ def handler(args: argparse.Namespace) -> int:
     evaluator = Evaluator(num_results=args.num_results, random_seeds=args.random_seeds, cross_fit=args.cross_fit,
                           cross_fit_seed=args.cross_fit_seed,
                           cross_fit_grouped=not args.cross_fit_by_item, cache=cache, prices=prices,
-                          quality_fraction=args.quality,
+                          quality_fraction=args.quality, bootstrap=args.bootstrap,
                           data_dir=getattr(args, "data_dir", None), with_cost=not args.no_cost, log=stderr_log)
     start = time.perf_counter()
     benchmarks = _benchmarks(args)

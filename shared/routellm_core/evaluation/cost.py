@@ -16,42 +16,17 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import DataError, InvalidInputError
-from ..models import STRONG_MODEL, WEAK_MODEL, canonical_model_name
+from ..models import canonical_model_name
+from ..pricing import DEFAULT_PRICES, PAPER_PRICES, Price, parse_price
 from .benchmarks import Benchmark
 
-
-@dataclass(frozen=True)
-class Price:
-    """USD per million input and output tokens."""
-
-    input_per_million: float
-    output_per_million: float
-
-    def __post_init__(self) -> None:
-        for v in (self.input_per_million, self.output_per_million):
-            if not (isinstance(v, (int, float)) and np.isfinite(v) and v >= 0):
-                raise InvalidInputError(f"prices must be finite numbers >= 0, got {v!r}")
-
-
-# The paper's estimates (section 5.4): GPT-4 $24.7 and Mixtral-8x7B $0.24 per million tokens.
-PAPER_PRICES: dict[str, Price] = {STRONG_MODEL: Price(24.7, 24.7), WEAK_MODEL: Price(0.24, 0.24)}
-
-
-def parse_price(text: str) -> tuple[str, Price]:
-    """``MODEL=IN[,OUT]`` (USD per million tokens; OUT defaults to IN) -> (canonical model, Price)."""
-    model, sep, values = str(text).rpartition("=")
-    try:
-        parts = [float(v) for v in values.split(",")]
-    except ValueError:
-        parts = []
-    if not sep or not model.strip() or len(parts) not in (1, 2):
-        raise InvalidInputError(f"bad price {text!r}: use MODEL=INPUT_USD_PER_M[,OUTPUT_USD_PER_M]")
-    return canonical_model_name(model), Price(parts[0], parts[-1])
+__all__ = ["PAPER_PRICES", "Price", "parse_price", "resolve_prices", "count_tokens", "item_costs", "cost_saving",
+           "CostSaving", "ItemCosts", "token_counts"]
 
 
 def resolve_prices(benchmark: Benchmark, prices: Mapping[str, Price] | None = None) -> tuple[Price, Price]:
     """(strong price, weak price) for the benchmark's pair: overrides first, then the paper's defaults."""
-    table = {**PAPER_PRICES, **{canonical_model_name(k): v for k, v in (prices or {}).items()}}
+    table = {**DEFAULT_PRICES, **{canonical_model_name(k): v for k, v in (prices or {}).items()}}
     out = []
     for model in (benchmark.strong_model, benchmark.weak_model):
         key = canonical_model_name(model)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..decontaminate import normalize_prompt
+from ..data.tables import normalize_prompt
 from ..errors import InvalidInputError
 from ..records import PreferenceRecord
 from ..routers.base import Router
@@ -77,10 +77,13 @@ class FoldReport:
 
 def cross_fit_scores(make_router: Callable[[], Router], benchmark: Benchmark, k: int,
                      base_records: Sequence[PreferenceRecord] = (), seed: int = 0, group: bool = True,
-                     log: Callable[[str], None] | None = None) -> tuple[np.ndarray, np.ndarray, list[FoldReport]]:
+                     log: Callable[[str], None] | None = None,
+                     add_golden: bool = True) -> tuple[np.ndarray, np.ndarray, list[FoldReport]]:
     """Scores for every item, each from the router of the one fold that did not train on it.
 
     ``make_router()`` must return a fresh untrained router; returns (scores, fold per item, reports).
+    ``add_golden=False``: the base records already hold the benchmark's labels (Arena-Hard verdicts of
+    every model); each fold's router then trains on the base without the held-out prompts.
     """
     folds = assign_folds(benchmark.n, k, benchmark.groups if group else None, seed)
     scores = np.full(benchmark.n, np.nan)
@@ -88,7 +91,7 @@ def cross_fit_scores(make_router: Callable[[], Router], benchmark: Benchmark, k:
     for f in range(k):
         held = np.flatnonzero(folds == f)
         held_norm = {normalize_prompt(benchmark.prompts[i]) for i in held}
-        golden = benchmark.golden_records(np.flatnonzero(folds != f))
+        golden = benchmark.golden_records(np.flatnonzero(folds != f)) if add_golden else []
         candidates = [*base_records, *golden]
         train = [r for r in candidates if normalize_prompt(r.prompt) not in held_norm]
         if not train:

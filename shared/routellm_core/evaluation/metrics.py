@@ -177,3 +177,28 @@ def mean_curve(curves: Sequence[Curve]) -> Curve:
         grid = np.linspace(0, 100, 11)
         return Curve(grid, np.mean([np.interp(grid, c.strong_pct, c.performance) for c in curves], axis=0))
     return Curve(np.mean([c.strong_pct for c in curves], axis=0), np.mean([c.performance for c in curves], axis=0))
+
+
+def bootstrap_apgr(scores, strong_scores, weak_scores, num_results: int = 10, n_boot: int = 1000, level: float = 0.9,
+                   seed: int = 0, seed_scores: Sequence[np.ndarray] | None = None) -> tuple[float, float]:
+    """Percentile bootstrap interval of APGR (the paper's quantile curve), resampling items.
+
+    Each replicate draws the items with replacement and recomputes the curve, the weak and strong
+    means and APGR. ``seed_scores`` (the random router's seeds) are used in turn, one per replicate,
+    so the interval covers both item sampling and the router's own randomness.
+    """
+    s, a, b = _arrays(scores, strong_scores, weak_scores)
+    runs = [np.asarray(x, dtype=np.float64) for x in seed_scores] if seed_scores else [s]
+    rng = np.random.default_rng(seed)
+    n, values = len(s), []
+    for i in range(int(n_boot)):
+        idx = rng.integers(0, n, n)
+        aa, bb = a[idx], b[idx]
+        value = apgr(quantile_curve(runs[i % len(runs)][idx], aa, bb, num_results), float(bb.mean()), float(aa.mean()))
+        if np.isfinite(value):
+            values.append(value)
+    if not values:
+        return float("nan"), float("nan")
+    tail = (1.0 - level) / 2 * 100.0
+    lo, hi = np.percentile(values, [tail, 100.0 - tail])
+    return float(lo), float(hi)

@@ -29,9 +29,10 @@ from ..routers.random_router import RandomRouter
 from .benchmarks import Benchmark
 from .cache import ScoreCache, router_fingerprint
 from .cost import CostSaving, ItemCosts, Price, cost_saving, item_costs, token_counts
-from ..decontaminate import normalize_prompt
+from ..data.tables import normalize_prompt
 from .crossfit import FoldReport, cross_fit_scores
-from .metrics import Curve, CurveMetrics, curve_metrics, exact_curve, mean_curve, optimal_curve, quantile_curve
+from .human_votes import PairwiseResult, bootstrap_auc, cross_fit_pairwise, is_human_vote, pairwise_auc
+from .metrics import Curve, CurveMetrics, bootstrap_apgr, curve_metrics, exact_curve, mean_curve, optimal_curve, quantile_curve
 from .oracle import OracleRouter
 
 RouterSpec = str | os.PathLike[str] | Router
@@ -57,6 +58,8 @@ class RouterResult:
     apgr_std: float | None = None
     scores: np.ndarray | None = None
     folds: list[FoldReport] | None = None
+    apgr_ci: tuple[float, float] | None = None  # 90% bootstrap interval of APGR
+    template: Router | None = None  # the untrained router that cross-fitting copied
 
     def to_dict(self) -> dict[str, Any]:
         out = {"router": self.name, "source": self.source, "seconds": round(self.seconds, 3), "seeds": self.seeds,
@@ -64,6 +67,8 @@ class RouterResult:
                "cost_saving": self.cost.to_dict() if self.cost else None, "curve": self.curve.to_dict()}
         if self.apgr_std is not None:
             out["apgr_std"] = self.apgr_std
+        if self.apgr_ci is not None:
+            out["apgr_ci90"] = list(self.apgr_ci)
         if self.folds:
             out["cross_fit"] = [f.to_dict() for f in self.folds]
         return out
@@ -83,6 +88,7 @@ class BenchmarkResult:
     quality_fraction: float
     prices: dict[str, Price] = field(default_factory=dict)
     plot_path: Path | None = None
+    pairwise: list[PairwiseResult] = field(default_factory=list)  # held-out AUC on the human votes
 
     @property
     def weak(self) -> float:
@@ -111,6 +117,7 @@ class BenchmarkResult:
                 "prices_usd_per_million": {m: [p.input_per_million, p.output_per_million] for m, p in self.prices.items()},
                 "tokens": {role: {k: int(v.sum()) for k, v in d.items()} for role, d in self.costs.tokens.items()}},
             "routers": [r.to_dict() for r in self.routers],
+            "human_votes_pairwise_auc": [p.to_dict() for p in self.pairwise],
             "plot": str(self.plot_path) if self.plot_path else None,
         }
 
@@ -176,6 +183,10 @@ def _align_pair(router: Router, benchmark: Benchmark, log: Log) -> Router:
     if (router.strong_model, router.weak_model) == (s, w):
         return router
     models = list(getattr(router, "models_", []))
+    if not hasattr(router, "models_") and router.trainable:  # untrained (cross-fitting): train for the benchmark's pair
+        aligned = copy.copy(router)
+        aligned.strong_model, aligned.weak_model = s, w
+        return aligned
     if s in models and w in models:
         aligned = copy.copy(router)
         aligned.strong_model, aligned.weak_model = s, w
@@ -185,14 +196,28 @@ def _align_pair(router: Router, benchmark: Benchmark, log: Log) -> Router:
     return router
 
 
+def _fresh_factory(router: Router, label: str) -> Callable[[], Router]:
+    """A function building fresh untrained copies of ``router`` (same class and parameters)."""
+    cls = type(router)
+    build = {**router.get_params()}
+    if getattr(router, "embedder", None) is not None and not isinstance(router.embedder, str):
+        build["embedder"] = router.embedder  # a custom Embedder object is passed on, not its id
+    try:
+        cls(**build)
+    except TypeError as exc:
+        raise InvalidInputError(f"cannot cross-fit router {label!r}: a fresh {cls.__name__} cannot be built "
+                                f"from its parameters ({exc})") from None
+    return lambda: cls(**build)
+
+
 def _data_signature(data_dir: str | os.PathLike[str] | None) -> str:
     """Recipe version plus names and sizes of the default training files, so cross-fit caches follow data changes."""
     from ..datadir import resolve_data_dir
-    from ..training import BENCHMARK_DATASETS, DEFAULT_DATASETS, DEFAULT_RECIPE_VERSION
+    from ..training import DATASET_FOLDERS, DEFAULT_DATASETS, recipe_signature
 
     root = resolve_data_dir(data_dir)
-    parts = [",".join(DEFAULT_DATASETS), f"recipe {DEFAULT_RECIPE_VERSION}"]
-    folders = dict.fromkeys("routellm_evals" if name in BENCHMARK_DATASETS else name for name in DEFAULT_DATASETS)
+    parts = [recipe_signature()]
+    folders = dict.fromkeys(DATASET_FOLDERS.get(name, name) for name in DEFAULT_DATASETS)
     for name in folders:
         folder = root / name
         if folder.is_dir():
@@ -209,7 +234,7 @@ class Evaluator:
     def __init__(self, *, num_results: int = 10, random_seeds: int = 20, cross_fit: int | None = None,
                  cross_fit_seed: int = 0, cross_fit_grouped: bool = True, cache: ScoreCache | None = None,
                  prices: Mapping[str, Price] | None = None,
-                 quality_fraction: float = 0.95, data_dir: str | os.PathLike[str] | None = None,
+                 quality_fraction: float = 0.95, data_dir: str | os.PathLike[str] | None = None, bootstrap: int = 1000,
                  base_records: Sequence[PreferenceRecord] | None = None, with_cost: bool = True,
                  log: Log | None = stderr_log) -> None:
         if int(num_results) < 1:
@@ -228,6 +253,9 @@ class Evaluator:
         self.cache = cache
         self.prices = dict(prices or {})
         self.quality_fraction = float(quality_fraction)
+        if int(bootstrap) < 0:
+            raise InvalidInputError(f"--bootstrap must be >= 0 replicates, got {bootstrap!r}")
+        self.bootstrap = int(bootstrap)
         self.data_dir = data_dir
         self._base_records = list(base_records) if base_records is not None else None
         self.with_cost = with_cost
@@ -244,16 +272,28 @@ class Evaluator:
         return self._base_records
 
     def base_records_for(self, bench: Benchmark) -> list[PreferenceRecord]:
-        """The base data without any prompt of ``bench``: cross-fitting adds back only other folds' labels."""
+        """The base data for cross-fitting on ``bench``.
+
+        Without any prompt of ``bench`` (cross-fitting adds back only other folds' golden labels),
+        except for a benchmark whose labels for every model are part of the training data (Arena-Hard):
+        then the whole base, and cross-fitting removes each held-out fold's prompts itself.
+        """
+        base = self.base_records()
+        if bench.labels_in_training_data:
+            return base
+        prompts = {normalize_prompt(p) for p in bench.prompts}
+        return [r for r, norm in zip(base, self._base_norms()) if norm not in prompts]
+
+    def _base_norms(self) -> list[str]:
         base = self.base_records()
         if len(getattr(self, "_base_norm", ())) != len(base):
             self._base_norm = [normalize_prompt(r.prompt) for r in base]
-        prompts = {normalize_prompt(p) for p in bench.prompts}
-        return [r for r, norm in zip(base, self._base_norm) if norm not in prompts]
+        return self._base_norm
 
     def _default_data_overlaps(self, bench: Benchmark) -> bool:
         """Whether the default routers were trained on prompts of ``bench`` (then they are scored out-of-fold)."""
-        return len(self.base_records_for(bench)) < len(self.base_records())
+        prompts = {normalize_prompt(p) for p in bench.prompts}
+        return any(norm in prompts for norm in self._base_norms())
 
     def _costs(self, bench: Benchmark, bench_hash: str) -> ItemCosts | None:
         if not self.with_cost:
@@ -291,36 +331,31 @@ class Evaluator:
                             "checkpoint": str(checkpoint) if checkpoint else None})
         return scores, "computed"
 
+    def _fit_key(self, router: Router, **extra: Any) -> str:
+        """Cache key of scores from routers trained on the base data: class, parameters, data, fold plan."""
+        return hashlib.sha256(json.dumps({"class": f"{type(router).__module__}.{type(router).__qualname__}",
+                                          "params": router.get_params(), "seed": self.cross_fit_seed, **extra,
+                                          "data": _data_signature(self.data_dir) if self._base_records is None else
+                                          f"custom:{len(self._base_records)}", "v": 2},
+                                         sort_keys=True, default=str).encode()).hexdigest()
+
     def _cross_fit(self, router: Router, label: str, bench: Benchmark, bench_hash: str,
                    k: int) -> tuple[np.ndarray, list[FoldReport]]:
-        params = router.get_params()
-        key = hashlib.sha256(json.dumps({"class": f"{type(router).__module__}.{type(router).__qualname__}",
-                                         "params": params, "k": k, "seed": self.cross_fit_seed,
-                                         **({} if self.cross_fit_grouped else {"grouped": False}),
-                                         "data": _data_signature(self.data_dir) if self._base_records is None else
-                                         f"custom:{len(self._base_records)}", "v": 2},
-                                        sort_keys=True, default=str).encode()).hexdigest()
+        key = self._fit_key(router, k=k, **({} if self.cross_fit_grouped else {"grouped": False}))
         cache_label = f"{label}-crossfit{k}{'' if self.cross_fit_grouped else '-items'}"
         if self.cache is not None:
             hit = self.cache.get(bench.name, bench_hash, cache_label, key, bench.n)
             meta = self.cache.get_meta(bench.name, bench_hash, cache_label, key)
             if hit is not None and meta is not None:
                 return hit.astype(np.float64), [FoldReport(**{**f, "groups": tuple(f["groups"])}) for f in meta.get("folds", [])]
-        cls = type(router)
-        build = {**params}
-        if getattr(router, "embedder", None) is not None and not isinstance(router.embedder, str):
-            build["embedder"] = router.embedder  # a custom Embedder object is passed on, not its id
-        try:
-            cls(**build)
-        except TypeError as exc:
-            raise InvalidInputError(f"cannot cross-fit router {label!r}: a fresh {cls.__name__} cannot be built "
-                                    f"from its parameters ({exc})") from None
+        make = _fresh_factory(router, label)
         with embedding_disk_cache(self.cache.embedding_dir if self.cache else None):
-            scores, _, reports = cross_fit_scores(lambda: cls(**build), bench, k, self.base_records_for(bench),
-                                                  seed=self.cross_fit_seed, group=self.cross_fit_grouped, log=self.log)
+            scores, _, reports = cross_fit_scores(make, bench, k, self.base_records_for(bench),
+                                                  seed=self.cross_fit_seed, group=self.cross_fit_grouped, log=self.log,
+                                                  add_golden=not bench.labels_in_training_data)
         if self.cache is not None:
             self.cache.put(bench.name, bench_hash, cache_label, key, scores,
-                           {"router": label, "class": cls.__qualname__, "cross_fit": k,
+                           {"router": label, "class": type(router).__qualname__, "cross_fit": k,
                             "folds": [f.to_dict() for f in reports]})
         return scores, reports
 
@@ -328,27 +363,37 @@ class Evaluator:
                           costs: ItemCosts | None, k: int) -> RouterResult:
         scores, folds = self._cross_fit(router, label, bench, bench_hash, k)
         result = self._result(label, scores, bench, costs)
+        result.template = router
         by = "" if self.cross_fit_grouped or not bench.groups else " by item"
         result.source, result.folds = f"cross-fit {k}{by}", folds
         return result
 
-    def _result(self, name: str, scores: np.ndarray, bench: Benchmark, costs: ItemCosts | None) -> RouterResult:
+    def _result(self, name: str, scores: np.ndarray, bench: Benchmark, costs: ItemCosts | None,
+                interval: bool = True) -> RouterResult:
         curve = quantile_curve(scores, bench.strong_scores, bench.weak_scores, self.num_results)
         weak, strong = bench.weak_performance, bench.strong_performance
         exact = exact_curve(scores, bench.strong_scores, bench.weak_scores)
         return RouterResult(name, curve, curve_metrics(curve, weak, strong), curve_metrics(exact, weak, strong, "first"),
                             cost_saving(scores, bench, costs, self.quality_fraction) if costs is not None else None,
-                            scores=scores)
+                            scores=scores, apgr_ci=self._interval(scores, bench) if interval else None)
+
+    def _interval(self, scores: np.ndarray, bench: Benchmark,
+                  seed_scores: Sequence[np.ndarray] | None = None) -> tuple[float, float] | None:
+        if not self.bootstrap:
+            return None
+        return bootstrap_apgr(scores, bench.strong_scores, bench.weak_scores, self.num_results, self.bootstrap,
+                              seed_scores=seed_scores)
 
     def _random(self, bench: Benchmark, costs: ItemCosts | None) -> RouterResult:
-        runs = [self._result("random", RandomRouter(seed=s).predict_proba(bench.prompts), bench, costs)
+        runs = [self._result("random", RandomRouter(seed=s).predict_proba(bench.prompts), bench, costs, interval=False)
                 for s in range(self.random_seeds)]
         apgrs = [r.metrics.apgr for r in runs]
         return RouterResult(
             "random", mean_curve([r.curve for r in runs]), CurveMetrics.mean([r.metrics for r in runs]),
             CurveMetrics.mean([r.exact_metrics for r in runs]),
             CostSaving.mean([r.cost for r in runs]) if costs is not None else None,
-            seeds=self.random_seeds, apgr_std=float(np.std(apgrs)), scores=runs[0].scores)
+            seeds=self.random_seeds, apgr_std=float(np.std(apgrs)), scores=runs[0].scores,
+            apgr_ci=self._interval(runs[0].scores, bench, [r.scores for r in runs]))
 
     def evaluate_router(self, spec: RouterSpec, bench: Benchmark, bench_hash: str | None = None,
                         costs: ItemCosts | None = None) -> RouterResult:
@@ -413,7 +458,35 @@ class Evaluator:
             sp, wp = resolve_prices(bench, self.prices)
             prices = {bench.strong_model: sp, bench.weak_model: wp}
         return BenchmarkResult(bench, results, optimal, curve_metrics(optimal, bench.weak_performance, bench.strong_performance),
-                               oracle_cost, costs, self.num_results, self.quality_fraction, prices)
+                               oracle_cost, costs, self.num_results, self.quality_fraction, prices,
+                               pairwise=self.human_votes(bench, results))
+
+    def human_votes(self, bench: Benchmark, results: Sequence[RouterResult]) -> list[PairwiseResult]:
+        """Held-out pairwise AUC on the human votes for each cross-fitted multi-model router, plus the
+        prompt-blind Bradley-Terry baseline (only for a benchmark whose labels are in the training data)."""
+        if not bench.labels_in_training_data or not any(map(is_human_vote, self.base_records())):
+            return []
+        from ..routers.sw_ranking import SWRankingRouter
+
+        k = self.cross_fit or DEFAULT_CROSS_FIT
+        templates = [(r.name, r.template) for r in results if isinstance(r.template, StrongWeakPair)]
+        out = []
+        for name, router in [*templates, ("bradley-terry (prompt-blind)", SWRankingRouter(gamma=1.0, show_progress=False))]:
+            key = self._fit_key(router, k=k, what="human-votes")
+            probs = self.cache.get("chatbot_arena", "votes", name, key) if self.cache is not None else None
+            votes = [r for r in self.base_records() if is_human_vote(r)]
+            if probs is None or len(probs) != len(votes):
+                with embedding_disk_cache(self.cache.embedding_dir if self.cache else None):
+                    probs, _ = cross_fit_pairwise(_fresh_factory(router, name), self.base_records(), k,
+                                                  self.cross_fit_seed, self.log)
+                if self.cache is not None:
+                    self.cache.put("chatbot_arena", "votes", name, key, probs, {"router": name, "folds": k})
+            outcome = np.array([v.outcome for v in votes])
+            auc = pairwise_auc(probs, outcome)
+            out.append(PairwiseResult(name, auc, bootstrap_auc(probs, outcome, max(self.bootstrap, 200)),
+                                      int((outcome != 0.5).sum()), k, probs))
+            self.log(f"  human votes: {name} pairwise AUC {auc:.3f}")
+        return out
 
 
 def evaluate_benchmark(benchmark: Benchmark, routers: Sequence[RouterSpec], **kwargs) -> BenchmarkResult:

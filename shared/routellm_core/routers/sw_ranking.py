@@ -78,7 +78,25 @@ class SWRankingRouter(StrongWeakPair, EmbeddingRouter):
             out[start : start + self.query_batch] = self._win_rates(queries[start : start + self.query_batch])
         return out
 
+    def scores(self, prompts: Sequence[str]) -> np.ndarray:
+        """log Bradley-Terry strength of every model (columns, ``models_`` order) per prompt (rows):
+        P(a beats b | q) = sigmoid(score_a - score_b), as for MF's scores."""
+        if not hasattr(self, "wins_"):
+            raise DataError("sw_ranking router is not trained: call fit() or load a checkpoint")
+        queries = self._embed(prompts)
+        out = np.empty((len(prompts), len(self.models_)))
+        for start in range(0, len(prompts), self.query_batch):
+            out[start : start + self.query_batch] = np.log(np.maximum(
+                self._strengths(queries[start : start + self.query_batch]), 1e-300))
+        return out
+
     def _win_rates(self, queries: np.ndarray) -> np.ndarray:
+        strength = self._strengths(queries)
+        s = self._model_index(self.strong_model, self.models_)
+        w = self._model_index(self.weak_model, self.models_)
+        return strength[:, s] / (strength[:, s] + strength[:, w])
+
+    def _strengths(self, queries: np.ndarray) -> np.ndarray:
         sims = queries @ self.prompt_embeddings_.T  # (Q, P)
         top = np.maximum(sims.max(axis=1, keepdims=True), 1e-6)
         weights = self.gamma ** (1.0 + sims / top)  # (Q, P)
@@ -88,7 +106,7 @@ class SWRankingRouter(StrongWeakPair, EmbeddingRouter):
         return self._bradley_terry(both[:, :, 0], both[:, :, 1])
 
     def _bradley_terry(self, w_lo: np.ndarray, w_hi: np.ndarray) -> np.ndarray:
-        """Batched MM updates (Hunter 2004) for the BT strengths of every model, per query."""
+        """Batched MM updates (Hunter 2004): the BT strength of every model per query, shape (Q, M)."""
         n_models = len(self.models_)
         lo, hi = self.pairs_[:, 0], self.pairs_[:, 1]
         inc_lo = np.zeros((len(lo), n_models)); inc_lo[np.arange(len(lo)), lo] = 1.0
@@ -104,9 +122,7 @@ class SWRankingRouter(StrongWeakPair, EmbeddingRouter):
             denom = games / (strength[:, lo] + strength[:, hi])
             strength = wins_of / np.maximum(denom @ inc_lo + denom @ inc_hi, 1e-12)
             strength /= np.exp(np.log(np.maximum(strength, 1e-300)).mean(axis=1, keepdims=True))
-        s = self._model_index(self.strong_model, self.models_)
-        w = self._model_index(self.weak_model, self.models_)
-        return strength[:, s] / (strength[:, s] + strength[:, w])
+        return strength
 
     def save(self, path: str | Path) -> Path:
         config = {"router": self.name, **self.get_params(), "models": self.models_}
