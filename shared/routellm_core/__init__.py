@@ -9,7 +9,9 @@ from __future__ import annotations
 from .calibration import calibrate_threshold, threshold_for_fraction
 from .errors import (CheckpointError, DataError, DownloadError, InvalidInputError, RouteLLMError,
                      UnknownRouterError)
+from .fallback import FallbackExecutor, is_provider_error
 from .models import STRONG_MODEL, WEAK_MODEL, canonical_model_name
+from .policy import METADATA_FIELDS, Attempt, RoutingPolicy, Turn
 from .records import Outcome, PreferenceRecord
 from .routers.base import Router, RoutingDecision
 from .routers.registry import load_checkpoint, load_router, register_router, router_names
@@ -20,5 +22,6 @@ __all__ = [
     "PreferenceRecord", "Outcome", "Router", "RoutingDecision", "load_router", "load_checkpoint", "register_router",
     "router_names", "calibrate_threshold", "threshold_for_fraction", "RouteLLMError", "InvalidInputError",
     "UnknownRouterError", "CheckpointError", "DataError", "DownloadError", "STRONG_MODEL", "WEAK_MODEL",
-    "canonical_model_name",
+    "canonical_model_name", "RoutingPolicy", "Turn", "Attempt", "METADATA_FIELDS", "FallbackExecutor",
+    "is_provider_error",
 ]

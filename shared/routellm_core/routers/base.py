@@ -57,6 +57,11 @@ class RoutingDecision:
         return asdict(self)
 
 
+def role_for(probability: float, threshold: float) -> Role:
+    """The routing rule, written once: strong iff P(strong wins) >= threshold."""
+    return "strong" if probability >= threshold else "weak"
+
+
 def check_threshold(threshold: float) -> float:
     """A threshold must be a finite number in [0, 1]."""
     try:
@@ -111,7 +116,7 @@ class Router(ABC):
         threshold = check_threshold(threshold)
         probs = self.predict_proba(prompts)
         return [
-            RoutingDecision("strong" if p >= threshold else "weak", float(p), threshold, self.name) for p in probs
+            RoutingDecision(role_for(p, threshold), float(p), threshold, self.name) for p in probs
         ]
 
     def fit(self, records: Sequence[PreferenceRecord]) -> Router:
