@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,9 @@ from .features import FEATURE_NAMES, feature_matrix
 from .records import AnswerRecord
 
 SCORER_KIND = "answer_scorer"
-DEFAULT_L2_GRID = (1.0, 4.0, 16.0, 64.0)
+DEFAULT_L2_GRID = (4.0, 16.0, 64.0, 256.0, 1024.0)
+_answer_embedders: dict[str, Any] = {}
+_answer_lock = threading.Lock()
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -66,13 +69,19 @@ class AnswerScorer:
     ``use_embeddings=False`` keeps only the text features (no torch needed; a faster, weaker scorer).
     ``l2=None`` chooses the penalty from :data:`DEFAULT_L2_GRID` by grouped cross-validation.
     ``balance_sources`` gives every training source (Arena-Hard, GSM8K) the same total weight.
+    ``use_answer=False`` is the prompt-only ablation (the answer is ignored): a prompt router
+    trained on the same graded answers, to measure what reading the answer adds.
     """
 
     name = "answer_scorer"
 
     def __init__(self, embedder: Any = "minilm", use_embeddings: bool = True, l2: float | None = None,
-                 balance_sources: bool = True, cv_folds: int = 4, seed: int = 0, show_progress: bool = False) -> None:
+                 balance_sources: bool = True, cv_folds: int = 4, seed: int = 0, answer_tokens: int = 128,
+                 use_answer: bool = True, components: int = 128, show_progress: bool = False) -> None:
         self.embedder = embedder
+        self.components = int(components)
+        self.use_answer = bool(use_answer)
+        self.answer_tokens = int(answer_tokens)
         self.use_embeddings = bool(use_embeddings)
         self.l2 = l2
         self.balance_sources = bool(balance_sources)
@@ -89,13 +98,32 @@ class AnswerScorer:
     def get_params(self) -> dict[str, Any]:
         return {"embedder": self.embedder if isinstance(self.embedder, str) else getattr(self.embedder, "model_id", "custom"),
                 "use_embeddings": self.use_embeddings, "l2": self.l2, "balance_sources": self.balance_sources,
-                "cv_folds": self.cv_folds, "seed": self.seed}
+                "cv_folds": self.cv_folds, "seed": self.seed, "answer_tokens": self.answer_tokens,
+                "use_answer": self.use_answer, "components": self.components}
 
     # --- inputs ----------------------------------------------------------------------------------
     def _embedder(self):
         from ..embeddings import get_embedder
 
         return get_embedder(self.embedder)
+
+    def _answer_embedder(self):
+        """MiniLM over the first 32 and last tokens of an answer, ``answer_tokens`` in all (latency: one short pass).
+
+        A custom embedder object is used as given; the default MiniLM gets its own shared instance
+        with the shorter window (and the same disk cache folder).
+        """
+        if not (isinstance(self.embedder, str) and self.embedder in {"minilm", "all-MiniLM-L6-v2", "all-minilm-l6-v2"}):
+            return self._embedder()
+        key = f"minilm-answers-{self.answer_tokens}"
+        with _answer_lock:
+            if key not in _answer_embedders:
+                from ..datadir import default_cache_dir
+                from ..embeddings.minilm import HFEncoderEmbedder
+
+                _answer_embedders[key] = HFEncoderEmbedder(max_length=self.answer_tokens,
+                                                           disk_cache_dir=default_cache_dir() / "embeddings")
+            return _answer_embedders[key]
 
     def design(self, prompts: Sequence[str], answers: Sequence[str]) -> np.ndarray:
         """The raw (unstandardised) input matrix: text features, then prompt, answer and product vectors."""
@@ -106,12 +134,15 @@ class AnswerScorer:
             for i, t in enumerate(items):
                 if not isinstance(t, str):
                     raise InvalidInputError(f"{what} {i} is {type(t).__name__}, expected str")
-        feats = feature_matrix(prompts, answers)
+        feats = feature_matrix(prompts, answers if self.use_answer else [""] * len(prompts))
         if not self.use_embeddings:
             return feats
         emb = self._embedder()
         p = emb.embed(prompts, show_progress=self.show_progress).astype(np.float64)
-        a = emb.embed([t if t.strip() else "(empty answer)" for t in answers], show_progress=self.show_progress).astype(np.float64)
+        if not self.use_answer:  # the prompt-only ablation: same data and head, no answer
+            return np.hstack([feats, p])
+        a = self._answer_embedder().embed([t if t.strip() else "(empty answer)" for t in answers],
+                                          show_progress=self.show_progress).astype(np.float64)
         return np.hstack([feats, p, a, p * a * np.sqrt(p.shape[1])])
 
     # --- training --------------------------------------------------------------------------------
@@ -136,8 +167,11 @@ class AnswerScorer:
         mean, scale = x.mean(0), x.std(0)
         scale[scale < 1e-9] = 1.0
         z = (x - mean) / scale
-        l2 = self.l2 if self.l2 is not None else self._choose_l2(z, y, weight, [r.group for r in records])
-        self.coef_, self.intercept_ = fit_logistic(z, y, weight, l2)
+        basis = self._basis(z)
+        zr = z @ basis
+        l2 = self.l2 if self.l2 is not None else self._choose_l2(zr, y, weight, [r.group for r in records])
+        coef, self.intercept_ = fit_logistic(zr, y, weight, l2)
+        self.coef_ = basis @ coef  # back to one weight per input: scoring stays a single dot product
         self.mean_, self.scale_, self.l2_ = mean, scale, float(l2)
         sources: dict[str, int] = {}
         for r in records:
@@ -145,6 +179,23 @@ class AnswerScorer:
         self.trained_on_ = {"rows": len(records), "sources": sources,
                             "prompts": len({r.prompt_key for r in records})}
         return self
+
+    def _basis(self, z: np.ndarray) -> np.ndarray:
+        """Columns spanning the fitted space: every text feature, plus the top principal directions of the vectors.
+
+        Newton's method costs n * d^2 per step; 1,174 inputs would take minutes per fit on a
+        shared CPU, ``components`` principal directions of the embedding block take seconds.
+        """
+        d, k = z.shape[1], len(FEATURE_NAMES)
+        if d <= k + self.components:
+            return np.eye(d)
+        emb = z[:, k:]
+        _, vecs = np.linalg.eigh(emb.T @ emb)
+        top = vecs[:, ::-1][:, : self.components]
+        basis = np.zeros((d, k + self.components))
+        basis[:k, :k] = np.eye(k)
+        basis[k:, k:] = top
+        return basis
 
     def _choose_l2(self, z: np.ndarray, y: np.ndarray, weight: np.ndarray, groups: list[str]) -> float:
         """The grid penalty with the best grouped-CV log loss on the training rows."""
@@ -197,7 +248,8 @@ class AnswerScorer:
             raise CheckpointError(f"checkpoint {path} is a {config['kind']!r}, not an answer scorer")
         if list(config["features"]) != list(FEATURE_NAMES):
             raise CheckpointError(f"checkpoint {path} was trained on other answer features; retrain it")
-        params = {k: v for k, v in config["params"].items() if k in {"use_embeddings", "l2", "balance_sources", "cv_folds", "seed"}}
+        params = {k: v for k, v in config["params"].items() if k in {"use_embeddings", "l2", "balance_sources", "cv_folds", "seed", "answer_tokens",
+                                                                      "use_answer", "components"}}
         scorer = cls(embedder=embedder or config["params"].get("embedder", "minilm"), **params)
         t = read_tensors(path, ["coef", "intercept", "mean", "scale"])
         scorer.coef_, scorer.intercept_ = t["coef"].astype(np.float64), float(t["intercept"][0])

@@ -1,6 +1,7 @@
 """Cascade routers in the evaluation harness: answer-aware scores, cascade costs, equal-cost comparison.
 
-A cascade router (``cascade``: MiniLM + text features; ``cascade-features``: text features only)
+A cascade router (``cascade``: MiniLM + text features; ``cascade-features``: text features only;
+``prompt-scorer`` is the prompt-only ablation, same data and head without the answer)
 calls the weak model on every prompt, scores its recorded answer with the answer scorer and
 escalates the items whose P(inadequate) is highest. Its scores are those probabilities, so the
 paper's curve and APGR over the share of strong calls apply unchanged ("equal strong-call share").
@@ -33,7 +34,9 @@ from .cost import ItemCosts
 from .crossfit import FoldReport, assign_folds
 
 CASCADE_ROUTERS: dict[str, dict[str, bool]] = {"cascade": {"use_embeddings": True},
-                                              "cascade-features": {"use_embeddings": False}}
+                                              "cascade-features": {"use_embeddings": False},
+                                              # the prompt-only ablation: same data and head, answer unseen
+                                              "prompt-scorer": {"use_embeddings": True, "use_answer": False}}
 
 
 def is_cascade(spec: object) -> bool:
@@ -66,11 +69,12 @@ class _Designs:
 
 def cross_fit_answer_scores(bench: Benchmark, records: Sequence[AnswerRecord], k: int, *,
                             use_embeddings: bool = True, seed: int = 0, group: bool = True,
-                            log: Callable[[str], None] | None = None) -> tuple[np.ndarray, list[FoldReport]]:
+                            log: Callable[[str], None] | None = None,
+                            use_answer: bool = True) -> tuple[np.ndarray, list[FoldReport]]:
     """P(weak answer inadequate) per item, each from a scorer trained without the item's fold's prompts."""
     answers = weak_answers(bench)
     folds = assign_folds(bench.n, k, bench.groups if group else None, seed)
-    template = AnswerScorer(use_embeddings=use_embeddings, show_progress=log is not None)
+    template = AnswerScorer(use_embeddings=use_embeddings, use_answer=use_answer, show_progress=log is not None)
     designs = _Designs(template)
     designs([r.prompt for r in records], [r.answer for r in records])
     bench_x = designs(bench.prompts, answers)
@@ -81,7 +85,7 @@ def cross_fit_answer_scores(bench: Benchmark, records: Sequence[AnswerRecord], k
         train = without_prompts(records, [bench.prompts[i] for i in held])
         if log:
             log(f"cascade fold {f + 1}/{k}: answer scorer on {len(train)} graded answers, scoring {len(held)} held-out items")
-        scorer = AnswerScorer(use_embeddings=use_embeddings, seed=seed)
+        scorer = AnswerScorer(use_embeddings=use_embeddings, use_answer=use_answer, seed=seed)
         scorer.fit(train, designs([r.prompt for r in train], [r.answer for r in train]))
         scores[held] = scorer.predict_design(bench_x[held])
         groups = tuple(sorted({bench.groups[i] for i in held})) if bench.groups and group else ()
@@ -114,8 +118,7 @@ def cascade_scores(name: str, bench: Benchmark, bench_hash: str, k: int, *, seed
             return hit.astype(np.float64), [FoldReport(**{**f, "groups": tuple(f["groups"])}) for f in meta["folds"]], "cache"
     if log:
         log(f"cascade {name}: {len(records)} graded answers ({bench.name} weak answers scored out-of-fold, {k} folds)")
-    scores, reports = cross_fit_answer_scores(bench, records, k, use_embeddings=CASCADE_ROUTERS[name]["use_embeddings"],
-                                              seed=seed, group=group, log=log)
+    scores, reports = cross_fit_answer_scores(bench, records, k, seed=seed, group=group, log=log, **CASCADE_ROUTERS[name])
     if cache is not None:
         cache.put(bench.name, bench_hash, label, key, scores, {"router": name, "cross_fit": k,
                                                                "folds": [f.to_dict() for f in reports]})
@@ -226,9 +229,10 @@ def cascade_result(evaluator, name: str, bench: Benchmark, bench_hash: str, cost
                                              group=evaluator.cross_fit_grouped, cache=evaluator.cache,
                                              data_dir=evaluator.data_dir, log=evaluator.log)
     result = evaluator._result(name, scores, bench, costs)
-    if costs is not None:
+    result.source, result.folds = source if source == "cache" else f"cross-fit {k}", reports
+    result.cascade = CASCADE_ROUTERS[name].get("use_answer", True)
+    if costs is not None and result.cascade:
         result.cost = cascade_cost_saving(scores, bench, costs, evaluator.quality_fraction)
-    result.source, result.folds, result.cascade = source if source == "cache" else f"cross-fit {k}", reports, True
     return result
 
 
