@@ -57,7 +57,9 @@ def parse_price(text: str) -> tuple[str, Price]:
 
 
 # List prices (USD per million input / output tokens, 2024: OpenAI's pricing page; Llama-3.1-70B as
-# served by Together AI) for the Arena benchmark's pairs; any other model needs --price.
+# served by Together AI; Claude-3.5-Sonnet: Anthropic's pricing page; Gemma-2-27B as served by Together AI)
+# for the Arena benchmarks' pairs; any other model needs --price.
 LIST_PRICES: dict[str, Price] = {"gpt-4o": Price(2.5, 10.0), "gpt-3.5-turbo-0125": Price(0.5, 1.5),
-                                 "llama-3.1-70b-instruct": Price(0.88, 0.88)}
+                                 "llama-3.1-70b-instruct": Price(0.88, 0.88),
+                                 "claude-3-5-sonnet-20240620": Price(3.0, 15.0), "gemma-2-27b-it": Price(0.8, 0.8)}
 DEFAULT_PRICES: dict[str, Price] = {**LIST_PRICES, **PAPER_PRICES}

@@ -37,13 +37,19 @@ from ..records import PreferenceRecord
 PathLike = str | os.PathLike[str]
 BENCHMARK_NAMES: tuple[str, ...] = ("mt-bench", "mmlu", "gsm8k", "arena")
 _ALIASES = {"mt-bench": "mt-bench", "mt_bench": "mt-bench", "mtbench": "mt-bench", "mmlu": "mmlu", "gsm8k": "gsm8k",
-            "arena": "arena", "arena-hard": "arena", "arena_hard": "arena"}
+            "arena": "arena", "arena-hard": "arena", "arena_hard": "arena", "arena-answers": "arena-answers",
+            "arena_answers": "arena-answers"}
 # The Arena benchmark's default pair: both judged by gpt-4o against gpt-4-0314 on every prompt. With
 # gpt-3.5-turbo-0125 as the weak model gpt-4o wins 83% of the prompts and even a perfect router
 # reaches APGR 0.67; Llama-3.1-70B ties or beats gpt-4o on 62%, so routing has something to find
 # (optimal APGR 1.11). Other pairs: --strong-model / --weak-model.
 ARENA_STRONG_MODEL = "gpt-4o"
 ARENA_WEAK_MODEL = "llama-3.1-70b-instruct"
+# ``arena-answers``: the same benchmark on a pair whose answers are recorded too (cascades score the
+# weak answer). Claude-3.5-Sonnet vs Gemma-2-27B, both judged by gpt-4o: Gemma ties or wins on many
+# prompts (optimal APGR 1.05), as Llama-3.1-70B does for the default pair.
+ARENA_ANSWERS_STRONG_MODEL = "claude-3-5-sonnet-20240620"
+ARENA_ANSWERS_WEAK_MODEL = "gemma-2-27b-it"
 
 
 @dataclass(frozen=True, eq=False)
@@ -170,6 +176,8 @@ def load_benchmark(name: str, data_dir: PathLike | None = None, **kwargs) -> Ben
         return load_gsm8k(data_dir, **kwargs)
     if key == "arena":
         return load_arena(data_dir, **kwargs)
+    if key == "arena-answers":
+        return load_arena_answers(data_dir, **kwargs)
     path = Path(str(name)).expanduser()
     if path.suffix in {".csv", ".jsonl", ".json"} and path.exists():
         columns = _columns(path)
@@ -300,6 +308,13 @@ def load_arena(data_dir: PathLike | None = None, strong_model: str | None = None
         ids=[q.question_id for q in kept], groups=[q.cluster for q in kept],
         unit=f"win rate vs {ARENA_HARD_BASELINE} (%, judge {judge})", output_texts=outputs,
         dropped_incomplete=len(questions) - len(kept), labels_in_training_data=True)
+
+
+def load_arena_answers(data_dir: PathLike | None = None, strong_model: str | None = None,
+                       weak_model: str | None = None, judge: str | None = None) -> Benchmark:
+    """:func:`load_arena` on a pair with recorded answers (default Claude-3.5-Sonnet vs Gemma-2-27B), for cascades."""
+    bench = load_arena(data_dir, strong_model or ARENA_ANSWERS_STRONG_MODEL, weak_model or ARENA_ANSWERS_WEAK_MODEL, judge)
+    return replace(bench, name="arena-answers")
 
 
 # --- generic kinds ------------------------------------------------------------------------------

@@ -25,10 +25,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                     "edges of quantile bins of router scores, CPT(20/50/80%), AUC, APGR, cost saving, plots.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--benchmark", "-b", nargs="+", required=True, metavar="NAME",
-                   help="mt-bench, mmlu, gsm8k, arena, all (the four), or a table: correctness .csv (prompt + 0/1 column per model) "
+                   help="mt-bench, mmlu, gsm8k, arena, all (the four), arena-answers (Arena on a pair with recorded answers, for "
+                        "cascade routers), or a table: correctness .csv (prompt + 0/1 column per model) "
                         "or judged-score .jsonl/.csv (id, model, score)")
     p.add_argument("--routers", "-r", nargs="+", default=DEFAULT_ROUTERS, metavar="ROUTER",
-                   help="router names (random, mf, sw_ranking, bert, causal_llm, oracle) or checkpoint directories")
+                   help="router names (random, mf, sw_ranking, bert, causal_llm, oracle), checkpoint directories, or the "
+                        "answer-aware cascades cascade / cascade-features (need recorded weak answers: arena-answers, gsm8k)")
     p.add_argument("--output", "-o", default="results/evaluation", help="folder for results.json/.md, CSVs and plots")
     p.add_argument("--num-results", type=int, default=10, help="quantile bins of router scores (the paper: 10)")
     p.add_argument("--random-seeds", type=int, default=20, help="seeds the random router is averaged over")
@@ -81,7 +83,7 @@ def _benchmarks(args: argparse.Namespace):
         key = name.strip().lower()
         if key in {"mt-bench", "mt_bench", "mtbench", "gsm8k"}:
             out.append(load_benchmark(key, data_dir))
-        elif key in {"arena", "arena-hard", "arena_hard"}:
+        elif key in {"arena", "arena-hard", "arena_hard", "arena-answers", "arena_answers"}:
             out.append(load_benchmark(key, data_dir, strong_model=args.strong_model, weak_model=args.weak_model))
         elif key == "mmlu":
             out.append(load_benchmark(key, data_dir, domains=args.mmlu_domains))

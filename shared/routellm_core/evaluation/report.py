@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .paper import PAPER_RESULTS
+from .cascade import equal_cost_lines
 from .runner import BenchmarkResult
 
 
@@ -46,6 +47,7 @@ def format_table(results: Sequence[BenchmarkResult]) -> str:
                 f"{_num(m.cpt80):>8}{_num(m.auc, '{:.3f}'):>9}{_num(exact, '{:.3f}'):>7}"
                 f"{_num(cost.strong_pct if cost else None, '{:.1f}'):>10}"
                 f"{_num(cost.saving * 100 if cost else None, '{:.1f}%'):>9}  {source}")
+        lines += equal_cost_lines(res)
         if res.pairwise:
             first = res.pairwise[0]
             lines.append(f"   human votes (Chatbot Arena, {first.votes} decisive, {first.folds}-fold by prompt): "

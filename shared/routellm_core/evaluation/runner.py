@@ -30,6 +30,7 @@ from .benchmarks import Benchmark
 from .cache import ScoreCache, router_fingerprint
 from .cost import CostSaving, ItemCosts, Price, cost_saving, item_costs, token_counts
 from ..data.tables import normalize_prompt
+from .cascade import cascade_result, compare_at_equal_cost, is_cascade
 from .crossfit import FoldReport, cross_fit_scores
 from .human_votes import PairwiseResult, bootstrap_auc, cross_fit_pairwise, is_human_vote, pairwise_auc
 from .metrics import Curve, CurveMetrics, bootstrap_apgr, curve_metrics, exact_curve, mean_curve, optimal_curve, quantile_curve
@@ -60,6 +61,8 @@ class RouterResult:
     folds: list[FoldReport] | None = None
     apgr_ci: tuple[float, float] | None = None  # 90% bootstrap interval of APGR
     template: Router | None = None  # the untrained router that cross-fitting copied
+    cascade: bool = False  # an answer-aware cascade: every item paid a weak call (evaluation.cascade)
+    at_equal_cost: Any = None  # evaluation.cascade.CostComparison, when a cascade is in the comparison
 
     def to_dict(self) -> dict[str, Any]:
         out = {"router": self.name, "source": self.source, "seconds": round(self.seconds, 3), "seeds": self.seeds,
@@ -71,6 +74,10 @@ class RouterResult:
             out["apgr_ci90"] = list(self.apgr_ci)
         if self.folds:
             out["cross_fit"] = [f.to_dict() for f in self.folds]
+        if self.cascade:
+            out["cascade"] = True
+        if self.at_equal_cost is not None:
+            out["at_equal_cost"] = self.at_equal_cost.to_dict()
         return out
 
 
@@ -404,6 +411,8 @@ class Evaluator:
             result = self._random(bench, costs)
         elif isinstance(spec, str) and spec.strip() == "oracle":
             result = self._result("oracle", OracleRouter(bench).predict_proba(bench.prompts), bench, costs)
+        elif is_cascade(spec):
+            result = cascade_result(self, str(spec).strip(), bench, bench_hash, costs)
         else:
             from ..routers.registry import load_router, router_class, router_names
 
@@ -448,6 +457,8 @@ class Evaluator:
                 result.name = f"{result.name}#{len(results)}"
             results.append(result)
             self.log(f"  {result.name}: APGR {result.metrics.apgr:.3f} ({result.source}, {result.seconds:.1f}s)")
+        if costs is not None and any(r.cascade for r in results):
+            compare_at_equal_cost(results, bench, costs, self.bootstrap)
         optimal = optimal_curve(bench.strong_scores, bench.weak_scores, whole_calls=bench.optimal_whole_calls)
         oracle_cost = (cost_saving(OracleRouter(bench).predict_proba(bench.prompts), bench, costs, self.quality_fraction)
                        if costs is not None else None)
