@@ -142,6 +142,8 @@ class CascadePolicy:
             return self.escalate_threshold
         t = self._state.get("threshold")
         if t is None:
+            if self.escalate_fraction is None:
+                raise InvalidInputError("set escalate_threshold or escalate_fraction (with calibration_pairs)")
             prompts, answers = zip(*self.calibration_pairs)
             probs = self.resolved_scorer().predict_proba(list(prompts), list(answers))
             t = self._state["threshold"] = threshold_for_fraction(probs, float(self.escalate_fraction))

@@ -16,7 +16,7 @@ from pathlib import Path
 from .data.arena import ARENA_JUDGES, arena_hard_questions, arena_hard_verdicts, chatbot_arena_votes
 from .data.files import ALPACA_EVAL, ARENA_HARD_BASELINE, ROUTERBENCH_DIR, data_path
 from .data.golden import golden_outcome
-from .data.paper import (PAPER_STRONG_COLUMN, PAPER_WEAK_COLUMN, gsm8k_table, mmlu_tables, mt_bench_questions)
+from .data.paper import PAPER_STRONG_COLUMN, PAPER_WEAK_COLUMN, gsm8k_table, mmlu_tables, mt_bench_questions
 from .data.tables import correctness, csv_columns, is_binary_column, iter_jsonl, prompt_text, read_csv
 from .errors import DataError
 from .models import canonical_model_name

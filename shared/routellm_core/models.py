@@ -8,7 +8,7 @@ only spellings of one model are merged.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 STRONG_MODEL = "gpt-4-1106-preview"
 WEAK_MODEL = "mixtral-8x7b-instruct-v0.1"
@@ -45,7 +45,7 @@ _ALIASES = {
 
 # Chatbot Arena (2023) shows undated names; OpenAI moved them to the 0613 snapshots on 2023-06-27.
 _DATED = {"gpt-4": ("gpt-4-0314", "gpt-4-0613"), "gpt-3.5-turbo": ("gpt-3.5-turbo-0301", "gpt-3.5-turbo-0613")}
-_SNAPSHOT_SWITCH = datetime(2023, 6, 27, tzinfo=timezone.utc).timestamp()
+_SNAPSHOT_SWITCH = datetime(2023, 6, 27, tzinfo=UTC).timestamp()
 
 
 def canonical_model_name(name: str) -> str:

@@ -115,9 +115,9 @@ def test_default_training_data_keeps_benchmark_labels_and_decontaminates_the_res
 
 
 def test_source_weights_scale_and_drop_records():
-    from routellm_core.training import DEFAULT_DATASETS, source_weight, weight_by_source
+    from routellm_core.training import ARENA_DATASETS, source_weight, weight_by_source
 
-    assert {"arena_hard", "chatbot_arena"} <= set(DEFAULT_DATASETS)
+    assert set(ARENA_DATASETS) == {"arena_hard", "chatbot_arena"}
     weights = {"chatbot_arena": 3.0, "chatbot_arena:bothbad": 0.0, "arena_hard": 2.0}
     assert source_weight("chatbot_arena:bothbad", weights) == 0.0  # the longest prefix wins
     assert source_weight("arena_hard:gpt-4o", weights) == 2.0 and source_weight("mmlu:anatomy", weights) == 1.0

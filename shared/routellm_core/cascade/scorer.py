@@ -235,6 +235,7 @@ class AnswerScorer:
         """``config.json`` + ``model.safetensors`` (weights and standardisation)."""
         if self.coef_ is None:
             raise InvalidInputError("cannot save an untrained answer scorer")
+        assert self.mean_ is not None and self.scale_ is not None  # set together with coef_ by fit
         config = {"kind": SCORER_KIND, "params": self.get_params(), "l2_chosen": self.l2_, "features": list(FEATURE_NAMES),
                   "trained_on": self.trained_on_}
         return write_checkpoint(path, config, {"coef": self.coef_, "intercept": np.array([self.intercept_]),

@@ -14,9 +14,15 @@ from dataclasses import dataclass
 
 from ..errors import DataError
 from ..models import canonical_model_name, dated_model_name
-from .files import (ARENA_HARD_ANSWERS_DIR, ARENA_HARD_BASELINE, ARENA_HARD_QUESTIONS, ARENA_HARD_VERDICTS,
-                    CHATBOT_ARENA_BATTLES,
-                    PathLike, data_path)
+from .files import (
+    ARENA_HARD_ANSWERS_DIR,
+    ARENA_HARD_BASELINE,
+    ARENA_HARD_QUESTIONS,
+    ARENA_HARD_VERDICTS,
+    CHATBOT_ARENA_BATTLES,
+    PathLike,
+    data_path,
+)
 from .tables import iter_jsonl
 
 ARENA_JUDGES: tuple[str, ...] = tuple(ARENA_HARD_VERDICTS)

@@ -7,14 +7,22 @@ the demos all use these.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DataError
 from ..models import canonical_model_name
-from .files import (CONTAMINATED, GSM8K_RESPONSES, MMLU_RESPONSES_DIR, MT_BENCH_JUDGEMENTS, MT_BENCH_QUESTIONS,
-                    PAPER_STRONG_COLUMN, PAPER_WEAK_COLUMN, PathLike, data_path)
+from .files import (
+    CONTAMINATED,
+    GSM8K_RESPONSES,
+    MMLU_RESPONSES_DIR,
+    MT_BENCH_JUDGEMENTS,
+    MT_BENCH_QUESTIONS,
+    PAPER_STRONG_COLUMN,
+    PAPER_WEAK_COLUMN,
+    PathLike,
+    data_path,
+)
 from .tables import iter_jsonl, prompt_text, read_csv
 
 
@@ -76,7 +84,6 @@ def mt_bench_questions(data_dir: PathLike | None = None) -> tuple[list[MTBenchQu
             raise DataError(f"question.jsonl line {line_no}: a question needs two 'turns'")
         if turns[0] not in bad and turns[1] not in bad:
             kept[int(q["question_id"])] = MTBenchQuestion(int(q["question_id"]), str(q.get("category", "")), turns)
-    scores: dict[tuple[int, str], list[float]] = defaultdict(list)
     for line_no, row in iter_jsonl(data_path(MT_BENCH_JUDGEMENTS, data_dir), ["question_id", "model", "score"]):
         try:
             qid, model, score = int(row["question_id"]), canonical_model_name(row["model"]), float(row["score"])
