@@ -29,7 +29,7 @@ def python_blocks(text: str) -> list[tuple[int, str, bool]]:
 
 # Pages whose examples are not yet written to run offline (the README rewrite converts them); a page
 # leaves this list once its blocks run or carry skip markers.
-PENDING = {"README.md", "docs/core.md", "docs/evaluation.md", "docs/classifier_routers.md"}
+PENDING = {"docs/core.md", "docs/evaluation.md", "docs/classifier_routers.md"}
 PAGES = sorted(p for p in [*ROOT.glob("docs/*.md"), ROOT / "README.md"] if p.is_file() and python_blocks(p.read_text()))
 
 
