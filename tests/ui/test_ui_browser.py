@@ -35,7 +35,8 @@ def test_route_a_prompt_in_the_browser(browser, tmp_path):
         decision.wait_for(timeout=60_000)
         expected = load_router("random").route(PROMPT, 0.5)
         assert decision.inner_text().startswith(f"Decision: {expected.role}")
-        assert page.get_by_text(f"{expected.probability:.3f}", exact=True).first.is_visible()
+        # the metrics render in the same script run as the decision line, possibly a frame later
+        page.get_by_text(f"{expected.probability:.3f}", exact=True).first.wait_for(state="visible", timeout=30_000)
         shot = page.screenshot(path=str(tmp_path / "ui.png"), full_page=True)
         assert shot[:8] == b"\x89PNG\r\n\x1a\n" and len(shot) > 10_000
         page.close()
