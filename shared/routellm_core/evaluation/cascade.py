@@ -32,6 +32,7 @@ from ..errors import InvalidInputError
 from .benchmarks import Benchmark
 from .cost import ItemCosts
 from .crossfit import FoldReport, assign_folds
+from .metrics import percentile_interval
 
 CASCADE_ROUTERS: dict[str, dict[str, bool]] = {"cascade": {"use_embeddings": True},
                                               "cascade-features": {"use_embeddings": False},
@@ -189,11 +190,7 @@ def bootstrap_cost_apgr(scores: np.ndarray, bench: Benchmark, costs: ItemCosts, 
         v = cost_apgr(np.asarray(scores)[idx], sub, sub_costs, cascade)
         if np.isfinite(v):
             values.append(v)
-    if not values:
-        return float("nan"), float("nan")
-    tail = (1 - level) / 2 * 100
-    lo, hi = np.percentile(values, [tail, 100 - tail])
-    return float(lo), float(hi)
+    return percentile_interval(values, level)
 
 
 def cost_comparison(scores: np.ndarray, bench: Benchmark, costs: ItemCosts, cascade: bool, n_boot: int) -> CostComparison:

@@ -197,6 +197,11 @@ def bootstrap_apgr(scores, strong_scores, weak_scores, num_results: int = 10, n_
         value = apgr(quantile_curve(runs[i % len(runs)][idx], aa, bb, num_results), float(bb.mean()), float(aa.mean()))
         if np.isfinite(value):
             values.append(value)
+    return percentile_interval(values, level)
+
+
+def percentile_interval(values: list[float], level: float) -> tuple[float, float]:
+    """The central ``level`` interval of bootstrap values (NaNs when there are none)."""
     if not values:
         return float("nan"), float("nan")
     tail = (1.0 - level) / 2 * 100.0
