@@ -27,9 +27,6 @@ def python_blocks(text: str) -> list[tuple[int, str, bool]]:
     return blocks
 
 
-# Pages whose examples are not yet written to run offline (the README rewrite converts them); a page
-# leaves this list once its blocks run or carry skip markers.
-PENDING = {"docs/core.md", "docs/evaluation.md", "docs/classifier_routers.md"}
 # Pages whose blocks run in a test of their own (with substitutions that page's test documents).
 OWN_TEST = {"docs/agents.md": "tests/test_docs_agents.py"}
 PAGES = sorted(p for p in [*ROOT.glob("docs/*.md"), ROOT / "README.md"] if p.is_file() and python_blocks(p.read_text()))
@@ -46,8 +43,6 @@ def test_page_examples_run(page, monkeypatch, tmp_path):
 
     if str(page.relative_to(ROOT)) in OWN_TEST:
         pytest.skip(f"run by {OWN_TEST[str(page.relative_to(ROOT))]}")
-    if str(page.relative_to(ROOT)) in PENDING:
-        pytest.skip("page not yet converted to offline examples (PENDING)")
     blocks = [b for b in python_blocks(page.read_text(encoding="utf-8")) if not b[2]]
     if not blocks:
         pytest.skip("every block of this page is marked docs-test: skip")
