@@ -7,7 +7,7 @@ With ``OPENAI_API_KEY`` set (and optionally ``OPENAI_BASE_URL``, ``ROUTELLM_STRO
 with the answers gpt-4-1106-preview and Mixtral-8x7B gave to the same questions in RouteLLM's
 GSM8K run, so you see real answers offline. Either way you see each routing decision and what
 each call cost (prices: ``ROUTELLM_STRONG_PRICE`` / ``ROUTELLM_WEAK_PRICE`` as "in,out" dollars
-per 1M tokens; defaults are the paper pair's $10/$30 and $0.24/$0.24).
+per 1M tokens; defaults are the paper's estimates, $24.7 for GPT-4 and $0.24 for Mixtral).
 
 The default router ``mf`` ships with the package (nothing to train); ``--router PATH`` uses a checkpoint instead. Its training data includes GSM8K's golden
 labels, so this shows how routing works, not how well: README's Results are measured out-of-fold.
@@ -79,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
     strong, weak, replaying = build_models(args.data_dir)
     prices = {"strong": price_from_env("ROUTELLM_STRONG_PRICE", DEFAULT_PRICES[STRONG_MODEL]),
               "weak": price_from_env("ROUTELLM_WEAK_PRICE", DEFAULT_PRICES[WEAK_MODEL])}
-    print(f"prices per 1M tokens (in/out): strong ${prices['strong'].input_per_m}/${prices['strong'].output_per_m}, "
-          f"weak ${prices['weak'].input_per_m}/${prices['weak'].output_per_m}")
+    print(f"prices per 1M tokens (in/out): strong ${prices['strong'].input_per_million}/${prices['strong'].output_per_million}, "
+          f"weak ${prices['weak'].input_per_million}/${prices['weak'].output_per_million}")
 
     print(f"\nloading router {args.router!r} (the default 'mf' ships with the package)")
     start = time.perf_counter()

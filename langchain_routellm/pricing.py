@@ -1,39 +1,13 @@
-"""What a call costs, from its ``usage_metadata`` and per-token prices."""
+"""What a call costs: LangChain ``usage_metadata`` priced with the engine's one price table."""
 
 from __future__ import annotations
 
-import math
 import os
-from dataclasses import dataclass
 from typing import Any
 
-from routellm_core import STRONG_MODEL, WEAK_MODEL, InvalidInputError
+from routellm_core.pricing import DEFAULT_PRICES, Price
 
-
-@dataclass(frozen=True)
-class Price:
-    """US dollars per 1M input and per 1M output tokens."""
-
-    input_per_m: float
-    output_per_m: float
-
-    def cost(self, input_tokens: int, output_tokens: int) -> float:
-        return (input_tokens * self.input_per_m + output_tokens * self.output_per_m) / 1e6
-
-    @classmethod
-    def parse(cls, text: str) -> Price:
-        """``"10,30"`` -> Price(10, 30) (dollars per 1M input, output tokens)."""
-        try:
-            values = [float(v) for v in text.split(",")]
-        except ValueError:
-            values = []
-        if len(values) != 2 or not all(math.isfinite(v) and v >= 0 for v in values):
-            raise InvalidInputError(f"a price must be '<input $/1M tokens>,<output $/1M tokens>', got {text!r}")
-        return cls(*values)
-
-
-# The RouteLLM paper's pair (its cost analysis uses these list prices).
-DEFAULT_PRICES: dict[str, Price] = {STRONG_MODEL: Price(10.0, 30.0), WEAK_MODEL: Price(0.24, 0.24)}
+__all__ = ["DEFAULT_PRICES", "Price", "call_cost", "price_from_env"]
 
 
 def price_from_env(var: str, default: Price) -> Price:

@@ -7,11 +7,9 @@ counts are approximate (``chars_per_token`` characters per token) and say so in 
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import re
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,13 +22,8 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import ConfigDict, Field
 
 from routellm_core import DataError, InvalidInputError, canonical_model_name
-from routellm_core.datadir import data_file
-
-GSM8K_FILE = "routellm_evals/gsm8k/gsm8k_responses.csv"
-
-
-def normalize_prompt(text: str) -> str:
-    return " ".join(text.split())
+from routellm_core.data.paper import gsm8k_table
+from routellm_core.data.tables import normalize_prompt
 
 
 @dataclass(frozen=True)
@@ -43,21 +36,15 @@ class GSM8KItem:
 
 
 def load_gsm8k(data_dir: str | os.PathLike[str] | None = None) -> list[GSM8KItem]:
-    """All rows of RouteLLM's ``gsm8k_responses.csv`` (models keyed by canonical name)."""
-    path = data_file(GSM8K_FILE, data_dir)
-    csv.field_size_limit(sys.maxsize)
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        columns = list(reader.fieldnames or [])
-        models = [c[: -len("_response")] for c in columns if c.endswith("_response")]
-        if "prompt" not in columns or not models:
-            raise DataError(f"{path.name} needs a 'prompt' column and '<model>_response' columns")
-        items = []
-        for row in reader:
-            answers = {canonical_model_name(m): row[f"{m}_response"].strip() for m in models}
-            correct = {canonical_model_name(m): str(row.get(m, "")).strip().lower() == "true" for m in models}
-            items.append(GSM8KItem(row["prompt"], answers, correct))
-    return items
+    """All rows of RouteLLM's ``gsm8k_responses.csv`` (models keyed by canonical name), via the data layer."""
+    path, columns, rows = gsm8k_table(data_dir)
+    models = [c[: -len("_response")] for c in columns if c.endswith("_response")]
+    if not models:
+        raise DataError(f"{path.name} needs '<model>_response' columns")
+    return [GSM8KItem(row["prompt"],
+                      {canonical_model_name(m): row[f"{m}_response"].strip() for m in models},
+                      {canonical_model_name(m): str(row.get(m, "")).strip().lower() == "true" for m in models})
+            for row in rows]
 
 
 def approx_tokens(text: str, chars_per_token: float = 4.0) -> int:

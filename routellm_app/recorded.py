@@ -76,7 +76,7 @@ def recorded_prompts(data_dir: PathLike = None) -> list[RecordedPrompt]:
 def replay_models(data_dir: PathLike = None):
     """(strong, weak) ``ReplayChatModel``s answering with the pair's recorded answers."""
     from langchain_routellm import ReplayChatModel
-    from langchain_routellm.replay import normalize_prompt
+    from routellm_core.data.tables import normalize_prompt
 
     def replay(model: str) -> ReplayChatModel:
         answers = {normalize_prompt(p): a for p, a in recorded_answers(model, data_dir).items()}
