@@ -58,6 +58,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", default=argparse.SUPPRESS, help="score/embedding cache (default $ROUTELLM_CACHE_DIR/eval)")
     p.add_argument("--data-dir", default=argparse.SUPPRESS, help="data directory (default $ROUTELLM_DATA_DIR or ../shared/data)")
     p.add_argument("--json", action="store_true", help="print results.json to stdout instead of the table")
+    p.add_argument("--multi-model", action="store_true",
+                   help="route among every model of the benchmark by price (routerbench, arena): quality-vs-cost "
+                        "curves, AIQ, single models, oracle and random mix (see docs/multi-model.md)")
+    p.add_argument("--embedder", default=None, help="--multi-model: embedder of the cross-fitted mf routers "
+                                                    "(default minilm-bf16, the training recipe's)")
     custom = p.add_argument_group("your own benchmark tables")
     custom.add_argument("--strong-model", help="strong model's column (correctness) or model name (judged); for arena "
                                                "a model with Arena-Hard verdicts (default gpt-4o)")
@@ -118,6 +123,10 @@ def handler(args: argparse.Namespace) -> int:
     from .report import format_table, markdown_results, write_outputs
     from .runner import Evaluator, stderr_log
 
+    if getattr(args, "multi_model", False):
+        from .multi_cli import multi_model_handler
+
+        return multi_model_handler(args)
     if not 0 < args.quality <= 1:
         raise InvalidInputError(f"--quality must be in (0, 1], got {args.quality}")
     prices = dict(parse_price(p) for p in args.price)

@@ -8,6 +8,7 @@ picked at inference. Training needs torch; inference is plain numpy.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -133,15 +134,31 @@ class MFRouter(StrongWeakPair, EmbeddingRouter):
         return (q[:, None, :] * mv[None, :, :]) @ self.classifier_
 
     def _predict(self, prompts: list[str]) -> np.ndarray:
+        return self.win_probabilities(prompts, self.strong_model, [self.weak_model])[:, 0]
+
+    def win_probabilities(self, prompts: Sequence[str], reference: str, models: Sequence[str]) -> np.ndarray:
+        """P(``reference`` beats m | q) for each prompt q (rows) and model m (columns).
+
+        The strong/weak probability is the one-column case, computed by the same expression, so
+        multi-model routing over a strong/weak pair decides exactly as the threshold rule does.
+        """
+        return self.pairwise_probabilities(prompts, [reference, *models])[:, 0, 1:]
+
+    def pairwise_probabilities(self, prompts: Sequence[str], models: Sequence[str]) -> np.ndarray:
+        """P(model a beats model b | q), shaped (prompts, models, models); the diagonal is 0.5."""
         if not hasattr(self, "model_vectors_"):
             raise DataError("mf router is not trained: call fit() or load a checkpoint")
-        s = self._model_index(self.strong_model, self.models_)
-        w = self._model_index(self.weak_model, self.models_)
-        q = self._embed(prompts) @ self.projection_.T
-        mv = self.model_vectors_[[s, w]]
-        mv = mv / np.maximum(np.linalg.norm(mv, axis=1, keepdims=True), 1e-12)
-        diff = (q * (mv[0] - mv[1])) @ self.classifier_
-        return 1.0 / (1.0 + np.exp(-diff))
+        idx = [self._model_index(m, self.models_) for m in models]
+        q = self._embed(list(prompts)) @ self.projection_.T
+        out = np.full((q.shape[0], len(idx), len(idx)), 0.5, dtype=np.float64)
+        for a, b in itertools.combinations(range(len(idx)), 2):
+            mv = self.model_vectors_[[idx[a], idx[b]]]
+            mv = mv / np.maximum(np.linalg.norm(mv, axis=1, keepdims=True), 1e-12)
+            diff = (q * (mv[0] - mv[1])) @ self.classifier_
+            p = 1.0 / (1.0 + np.exp(-diff))
+            out[:, a, b] = p
+            out[:, b, a] = 1.0 - p
+        return out
 
     # --- persistence ----------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
