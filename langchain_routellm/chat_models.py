@@ -48,6 +48,14 @@ class ChatRouteLLM(CallConfigEntryPoints, BaseChatModel, RoutingFields):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+        """``ChatRouteLLM(models={...}, prices={...})`` builds the multi-model chat model (docs/multi-model.md)."""
+        if cls is ChatRouteLLM and "models" in kwargs:
+            from .multi_model import multi_model_chat
+
+            return multi_model_chat(kwargs)
+        return super().__new__(cls)
+
     strong: BaseChatModel
     """The strong (expensive) chat model, or an OpenAI model name."""
     weak: BaseChatModel

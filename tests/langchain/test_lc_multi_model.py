@@ -1,0 +1,66 @@
+"""ChatRouteLLM(models=..., prices=...): three real ChatOpenAI clients on loopback servers, routed by price."""
+
+from __future__ import annotations
+
+import pytest
+
+from routellm_core import InvalidInputError
+from routellm_core.testing import OpenAIStubServer
+
+from lc_helpers import chat_openai
+
+PRICES = {"gpt-4o": (2.5, 10.0), "gpt-4o-mini": (0.15, 0.6), "local": (0.0, 0.0)}
+ROUTER_MODELS = {"gpt-4o": "gpt-4-1106-preview", "gpt-4o-mini": "gpt-3.5-turbo-1106", "local": "mixtral-8x7b-instruct-v0.1"}
+PROMPT = "Write a haiku about routers."
+
+
+@pytest.fixture
+def three():
+    with (OpenAIStubServer(model="big-model") as big, OpenAIStubServer(model="mini-model") as mini,
+          OpenAIStubServer(model="local-model") as local):
+        yield {"gpt-4o": big, "gpt-4o-mini": mini, "local": local}
+
+
+def routed(small_router, servers, **kwargs):
+    from langchain_routellm import ChatRouteLLM
+
+    settings = {"prices": PRICES, "router_models": ROUTER_MODELS, "router": small_router, **kwargs}
+    return ChatRouteLLM(models={k: chat_openai(s) for k, s in servers.items()}, **settings)
+
+
+def test_routes_among_three_models(small_router, three):
+    from langchain_routellm.multi_model import MultiModelChatRouteLLM
+
+    cheapest = routed(small_router, three, threshold=1.0)
+    assert isinstance(cheapest, MultiModelChatRouteLLM)
+    reply = cheapest.invoke(PROMPT)
+    meta = reply.response_metadata["routellm"]
+    assert meta["model"] == "local" and reply.content == f"Answer from local-model: {PROMPT}"
+    assert {c["model"] for c in meta["candidates"]} == set(PRICES)
+    assert all(c["cost_usd"] >= 0 and 0 <= c["score"] <= 1 for c in meta["candidates"])
+    top = routed(small_router, three, threshold=0.0).invoke(PROMPT)
+    assert top.response_metadata["routellm"]["model"] == "gpt-4o" and "big-model" in top.content
+    assert len(three["gpt-4o"].requests) == 1 and len(three["gpt-4o-mini"].requests) == 0
+
+
+async def test_falls_back_to_the_next_best_candidate(small_router, three):
+    three["local"].fail_mode = "error"
+    llm = routed(small_router, three, threshold=1.0)
+    for reply in (llm.invoke(PROMPT), await llm.ainvoke(PROMPT)):
+        meta = reply.response_metadata["routellm"]
+        nxt = [c["model"] for c in sorted(meta["candidates"], key=lambda c: -c["score"]) if c["model"] != "local"][0]
+        assert meta["routed_model"] == "local" and meta["model"] == nxt and meta["fallback"] is True
+        assert "local-model" not in reply.content and meta["fallback_error"]
+
+
+def test_bad_prices_and_unknown_models_raise(small_router, three):
+    from pydantic import ValidationError
+
+    with pytest.raises((InvalidInputError, ValidationError), match="price"):
+        routed(small_router, three, threshold=0.5, prices={**PRICES, "local": (-1, 0)})
+    from langchain_routellm import ChatRouteLLM
+
+    llm = ChatRouteLLM(models={k: chat_openai(s) for k, s in three.items()}, prices=PRICES, router=small_router,
+                       threshold=0.5)
+    with pytest.raises(InvalidInputError, match="it knows"):
+        llm.invoke(PROMPT)
