@@ -82,6 +82,14 @@ class RouteLLM(QueryRoutedPredict, FunctionCallingLLM):
 
     _policy: RoutingPolicy = PrivateAttr()
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+        """``RouteLLM(models={...}, prices={...})`` builds the multi-model LLM (docs/multi-model.md)."""
+        if cls is RouteLLM and "models" in kwargs:
+            from .multi_model import MultiModelRouteLLM
+
+            return MultiModelRouteLLM(**kwargs)
+        return super().__new__(cls)
+
     def __init__(self, strong: LLM, weak: LLM, router: RouterSpec = "mf", threshold: Optional[float] = None,
                  strong_fraction: Optional[float] = None, calibration_prompts: Optional[Sequence[str]] = None,
                  route_on: RouteOn = "last_user", route_on_query: bool = True, fallback: bool = True,
