@@ -92,6 +92,14 @@ class RouteLLMDecisionModel(BaseDecisionModel):
 
     _policy: RoutingPolicy = PrivateAttr()
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+        """With ``prices={label: ...}``: a Choice among those models by price (docs/multi-model.md)."""
+        if cls is RouteLLMDecisionModel and "prices" in kwargs:
+            from .multi_decision import MultiModelDecisionModel
+
+            return MultiModelDecisionModel(**kwargs)
+        return super().__new__(cls)
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         # Built here, not in a validator, so a bad setting raises InvalidInputError (not a ValidationError).

@@ -64,3 +64,33 @@ def test_bad_prices_and_unknown_models_raise(small_router, three):
                        threshold=0.5)
     with pytest.raises(InvalidInputError, match="it knows"):
         llm.invoke(PROMPT)
+
+
+# --- RouteLLMDecisionModel with prices: a Choice over three models, in a real agent -------------------
+def test_decision_model_chooses_among_three_models_in_an_agent(small_router, three):
+    pytest.importorskip("langchain.agents")
+    from langchain.agents import create_agent
+    from langchain.agents.middleware import ModelChoice, ModelRouterMiddleware
+    from langchain_core.decisions import Choice
+    from langchain_core.messages import HumanMessage
+
+    from langchain_routellm import RouteLLMDecisionModel
+    from langchain_routellm.multi_decision import MultiModelDecisionModel
+
+    def classifier(threshold):
+        return RouteLLMDecisionModel(prices=PRICES, router_models=ROUTER_MODELS, router=small_router,
+                                     threshold=threshold)
+
+    assert isinstance(classifier(0.5), MultiModelDecisionModel)
+    question = {"route": Choice(instructions="Which model?", criteria={k: k for k in PRICES})}
+    answer = classifier(1.0).invoke({"state": PROMPT, "questions": question}).choices["route"]
+    assert answer.choice == "local" and max(answer.probabilities, key=answer.probabilities.get) == "local"
+    assert sum(answer.probabilities.values()) == pytest.approx(1.0)
+    with pytest.raises(InvalidInputError, match="labels must be the priced models"):
+        classifier(0.5).invoke({"state": PROMPT, "questions": {"q": Choice(instructions="?",
+                                                                           criteria={"gpt-4o": 1, "fast": 2})}})
+    choices = {k: ModelChoice(model=chat_openai(s), criteria=k) for k, s in three.items()}
+    mw = ModelRouterMiddleware(choices=choices, instructions="Pick the cheapest model that will do.",
+                               classifier=classifier(0.0))
+    state = create_agent(chat_openai(three["local"]), middleware=[mw]).invoke({"messages": [HumanMessage(PROMPT)]})
+    assert state["model_route"].choice == "gpt-4o" and three["gpt-4o"].requests and not three["local"].requests
