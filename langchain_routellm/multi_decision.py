@@ -93,8 +93,9 @@ class MultiModelDecisionModel(BaseDecisionModel):
     def _response(self, questions: Mapping[str, Question], decision: MultiModelDecision) -> ClassifierResponse:
         _announce(MultiModelPolicy.metadata(decision), None)
         probs = choice_probabilities(decision)
-        answers = {qid: ChoiceAnswer(type="choice", choice=decision.model, confidence=probs[decision.model],
-                                     probabilities=probs) for qid in questions}
+        answers: dict[str, Any] = {qid: ChoiceAnswer(type="choice", choice=decision.model,
+                                                     confidence=probs[decision.model],
+                                                     probabilities=probs) for qid in questions}
         return ClassifierResponse(model=self.model, answers=answers, usage=_NO_USAGE)
 
     def _classify(self, state: Any, questions: dict[str, Question]) -> ClassifierResponse:
