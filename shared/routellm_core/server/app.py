@@ -163,6 +163,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         pool.warm_up()
     metrics = Metrics()
     upstreams = Upstreams(config, metrics)
+    multi = _multi_model(config, pool, upstreams)
     keys = [k.get_secret_value().encode() for k in config.api_keys]
 
     @asynccontextmanager
@@ -256,8 +257,9 @@ def create_app(config: ServerConfig) -> FastAPI:
     @app.get("/v1/models")
     async def models(request: Request) -> dict[str, Any]:
         check_auth(request)
+        names = pool.model_names() + ([multi.name] if multi else [])
         return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "routellm"}
-                                           for name in pool.model_names()]}
+                                           for name in names]}
 
     @app.post("/v1/route")
     async def route(request: Request) -> JSONResponse:
@@ -270,6 +272,9 @@ def create_app(config: ServerConfig) -> FastAPI:
         if req.prompt is not None and not req.prompt.strip():
             raise bad_request("'prompt' is empty", param="prompt")
         prompt = req.prompt if req.prompt is not None else prompt_from_messages(data["messages"])
+        if multi is not None and req.model == multi.name:
+            chosen = await multi.decide(prompt)
+            return JSONResponse(multi.metadata(chosen, None), headers=multi.headers(chosen, None))
         _, decision = await decide(req.model, prompt, count=False)
         body = RoutingPolicy.metadata(decision, model=config.upstream(decision.role).model)
         return JSONResponse(body, headers=_decision_headers(decision, None, body["model"]))
@@ -280,6 +285,8 @@ def create_app(config: ServerConfig) -> FastAPI:
         data = await read_json(request)
         req = _validated(ChatRequest, data)
         assert isinstance(req, ChatRequest)
+        if multi is not None and req.model == multi.name:
+            return await multi_chat(data, bool(req.stream))
         policy, decision = await decide(req.model, prompt_from_messages(data["messages"]), count=True)
         metrics.in_flight.inc()
         handed_over = False
@@ -300,4 +307,29 @@ def create_app(config: ServerConfig) -> FastAPI:
             if not handed_over:
                 metrics.in_flight.dec()
 
+    async def multi_chat(data: dict[str, Any], stream: bool) -> Response:
+        """A chat request for the multi-model name: the engine picks the candidate, fallback to the next-best."""
+        assert multi is not None
+        chosen = await multi.decide(prompt_from_messages(data["messages"]))
+        attempts = multi.policy.attempts(chosen)
+        try:
+            if stream:
+                relay, outcome = await upstreams.open_stream(attempts, data)
+                metrics.in_flight.inc()  # the relay lowers it when the stream ends
+                return _RelayResponse(relay, upstreams, metrics, multi.headers(chosen, outcome))
+            result, outcome = await upstreams.complete(attempts, data)
+            result["routellm"] = multi.metadata(chosen, outcome)
+            return JSONResponse(result, headers=multi.headers(chosen, outcome))
+        except UpstreamClientError as exc:
+            return JSONResponse(exc.body, exc.status, headers=multi.headers(chosen, None))
+
     return app
+
+
+def _multi_model(config: ServerConfig, pool: RouterPool, upstreams: Upstreams) -> Any:
+    """The multi-model route when the config has ``multi_model`` (docs/multi-model.md), else None."""
+    if config.multi_model is None:
+        return None
+    from .multi_model import MultiModelRoute
+
+    return MultiModelRoute(config, pool, upstreams)

@@ -120,6 +120,35 @@ def _check_threshold(value: float) -> float:
     return value
 
 
+class CandidateConfig(UpstreamConfig):
+    """A multi-model candidate: its endpoint, its price, and the router's model it stands for."""
+
+    price: list[float] = Field(description="[input, output] USD per million tokens")
+    output_tokens: int = Field(300, ge=0, description="expected answer length, for the cost estimate")
+    router_model: str | None = Field(None, description="the router's model id (default: the candidate's name)")
+
+    @field_validator("price", mode="before")
+    @classmethod
+    def _price(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return [value.get("input"), value.get("output", value.get("input"))]
+        return [value, value] if isinstance(value, (int, float)) else value
+
+
+class MultiModelConfig(BaseModel):
+    """Route among several priced upstreams (docs/multi-model.md); clients ask for model ``name``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field("router-multi", min_length=1, description="model name that selects multi-model routing")
+    router: str = Field(description="key of a router in routers (one trained on many models: mf)")
+    threshold: float | None = Field(None, description="a pricier model is needed when P(it wins) >= threshold")
+    top_fraction: float | None = Field(None, description="share of calls on the priciest model (calibrated)")
+    budget_per_1k: float | None = Field(None, description="USD per 1,000 calls on calibration_prompts")
+    calibration_prompts: list[str] = Field(default_factory=list)
+    models: dict[str, CandidateConfig] = Field(min_length=2)
+
+
 class ServerConfig(BaseModel):
     """Everything ``create_app`` needs."""
 
@@ -144,6 +173,7 @@ class ServerConfig(BaseModel):
     torch_threads: int | None = Field(None, ge=1, description="intra-op threads for router models when run by "
                                      "`serve` (default: cores - 1, at least 1, leaving a core to the event loop)")
     metrics_auth: bool = Field(False, description="require the client key for /metrics too")
+    multi_model: MultiModelConfig | None = Field(None, description="routing among several priced models")
 
     @model_validator(mode="before")
     @classmethod
@@ -163,6 +193,8 @@ class ServerConfig(BaseModel):
                                  f"({', '.join(self.routers)})")
             if name.startswith("router-"):
                 raise ValueError(f"alias {name!r} must not start with 'router-'")
+        if self.multi_model is not None and self.multi_model.router not in self.routers:
+            raise ValueError(f"multi_model.router {self.multi_model.router!r} is not in routers ({', '.join(self.routers)})")
         if self.api_keys_env:
             raw = _env_secret(self.api_keys_env, "api_keys_env").get_secret_value()
             self.api_keys = self.api_keys + [SecretStr(k.strip()) for k in raw.split(",") if k.strip()]

@@ -1,0 +1,68 @@
+"""Multi-model routing through the server: config lists three priced upstreams; real OpenAI clients."""
+
+from __future__ import annotations
+
+import httpx
+import openai
+import pytest
+from server_helpers import PROMPT
+
+from routellm_core.server import create_app
+from routellm_core.server.config import build_config
+from routellm_core.server.errors import ConfigError
+from routellm_core.testing import OpenAIStubServer
+
+pytestmark = pytest.mark.timeout(120)
+MESSAGES = [{"role": "user", "content": PROMPT}]
+
+
+@pytest.fixture
+def three():
+    with (OpenAIStubServer(model="big-model") as big, OpenAIStubServer(model="mini-model") as mini,
+          OpenAIStubServer(model="local-model") as local):
+        yield {"gpt-4o": big, "gpt-4o-mini": mini, "local": local}
+
+
+def multi_config(three, threshold):
+    stand_in = {"gpt-4o": "gpt-4-1106-preview", "gpt-4o-mini": "gpt-3.5-turbo-1106", "local": "mixtral-8x7b-instruct-v0.1"}
+    price = {"gpt-4o": [2.5, 10], "gpt-4o-mini": [0.15, 0.6], "local": 0}
+    return {"router": "mf", "threshold": threshold,
+            "models": {k: {"base_url": s.base_url, "model": s.model, "timeout": 5, "connect_timeout": 1,
+                           "price": price[k], "router_model": stand_in[k]} for k, s in three.items()}}
+
+
+def test_routes_among_three_upstreams_and_falls_back(make_server, three):
+    cheap = make_server(multi_model=multi_config(three, 1.0))
+    client = openai.OpenAI(base_url=cheap.base_url, api_key="test", max_retries=0, timeout=30)
+    assert "router-multi" in [m.id for m in client.models.list().data]
+    raw = client.chat.completions.with_raw_response.create(model="router-multi", messages=MESSAGES)
+    reply = raw.parse()
+    assert reply.model == "local-model" and raw.headers["x-routellm-role"] == "local"
+    meta = raw.http_response.json()["routellm"]
+    assert meta["model"] == "local" and {c["model"] for c in meta["candidates"]} == set(three)
+    three["local"].fail_mode = "error"
+    meta = httpx.post(f"{cheap.base_url}/chat/completions", json={"model": "router-multi", "messages": MESSAGES},
+                      timeout=30).json()["routellm"]
+    nxt = [c["model"] for c in sorted(meta["candidates"], key=lambda c: -c["score"]) if c["model"] != "local"][0]
+    assert meta["routed_model"] == "local" and meta["model"] == nxt and meta["fallback"] is True
+    text = "".join(c.choices[0].delta.content or "" for c in
+                   client.chat.completions.create(model="router-multi", messages=MESSAGES, stream=True) if c.choices)
+    assert text and "local-model" not in text
+    top = make_server(multi_model=multi_config(three, 0.0))
+    decision = httpx.post(f"{top.base_url}/route", json={"model": "router-multi", "prompt": PROMPT}).json()
+    assert decision["model"] == "gpt-4o"
+    # two-model requests are unchanged
+    assert httpx.post(f"{top.base_url}/route", json={"model": "always-weak", "prompt": PROMPT}).json()["role"] == "weak"
+
+
+def test_bad_multi_model_configs_are_clear_errors(server_config, three):
+    bad_price = multi_config(three, 0.5)
+    bad_price["models"]["local"]["price"] = [-1, 0]
+    with pytest.raises(ConfigError, match="price"):
+        create_app(build_config({**server_config, "multi_model": bad_price}))
+    unknown = multi_config(three, 0.5)
+    unknown["models"]["local"]["router_model"] = None
+    with pytest.raises(ConfigError, match="it knows"):
+        create_app(build_config({**server_config, "multi_model": unknown}))
+    with pytest.raises(ConfigError, match="not in routers"):
+        build_config({**server_config, "multi_model": {**multi_config(three, 0.5), "router": "nope"}})
