@@ -190,10 +190,15 @@ def save_multi_plot(res: MultiResult, path: str | Path) -> Path:
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     ax.plot(res.router_cost * 1000, res.router_quality * 100, ".", alpha=0.35, color="tab:blue", label="router points")
-    hc, hq = hull_function(res.router_cost, res.router_quality)
-    ax.plot(hc * 1000, hq * 100, "-", color="tab:blue", label=f"router hull (AIQ {res.aiq_router * 100:.2f})")
-    mc, mq = hull_function(res.single_cost, res.single_quality)
-    ax.plot(mc * 1000, mq * 100, "--", color="grey", label=f"random mix / single-model hull (AIQ {res.aiq_mix * 100:.2f})")
+    # hulls are straight in linear cost: sample them densely so the log axis shows them as they are
+    lo, hi = res.cost_range
+    xs = np.geomspace(max(min(lo, float(res.router_cost.min())), 1e-12), hi, 400)
+    router_hull = hull_function(res.router_cost, res.router_quality)
+    ax.plot(xs * 1000, hull_at(router_hull, xs) * 100, "-", color="tab:blue",
+            label=f"router hull (AIQ {res.aiq_router * 100:.2f})")
+    mix_hull = hull_function(res.single_cost, res.single_quality)
+    ax.plot(xs * 1000, hull_at(mix_hull, xs) * 100, "--", color="grey",
+            label=f"random mix / single-model hull (AIQ {res.aiq_mix * 100:.2f})")
     ax.scatter(res.single_cost * 1000, res.single_quality * 100, color="black", zorder=3, s=18)
     for j, name in enumerate(b.models):
         ax.annotate(name, (res.single_cost[j] * 1000, res.single_quality[j] * 100), fontsize=7, xytext=(3, 3),
