@@ -8,13 +8,13 @@ candidate's predicted score and estimated cost.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from routellm_core import Attempt, FallbackExecutor, InvalidInputError
@@ -106,11 +106,13 @@ class MultiModelChatRouteLLM(BaseChatModel):
 
         return call
 
-    def _result(self, decision: MultiModelDecision, message: BaseMessage, outcome: Outcome) -> ChatResult:
+    def _annotate(self, decision: MultiModelDecision, message: BaseMessage, outcome: Outcome) -> BaseMessage:
         meta = MultiModelPolicy.metadata(decision, str(outcome.attempt.role), outcome.error)
         meta["model_name"] = model_name(self.models[meta["model"]])
-        message = message.model_copy(update={"response_metadata": {**message.response_metadata, "routellm": meta}})
-        return ChatResult(generations=[ChatGeneration(message=message)])
+        return message.model_copy(update={"response_metadata": {**message.response_metadata, "routellm": meta}})
+
+    def _result(self, decision: MultiModelDecision, message: BaseMessage, outcome: Outcome) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=self._annotate(decision, message, outcome))])
 
     @property
     def _executor(self) -> FallbackExecutor:
@@ -129,6 +131,25 @@ class MultiModelChatRouteLLM(BaseChatModel):
         message, outcome = await self._executor.arun(self._policy.attempts(decision),
                                                      self._call(decision, "ainvoke", messages, stop, run_manager, kwargs))
         return self._result(decision, message, outcome)
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        """Chunks of the chosen model; a failure before the first chunk moves on to the next-best candidate."""
+        decision = self._policy.decide([self._text(messages)])[0]
+        chunks = self._executor.stream(self._policy.attempts(decision),
+                                       self._call(decision, "stream", messages, stop, run_manager, kwargs))
+        for i, (chunk, outcome) in enumerate(chunks):
+            yield ChatGenerationChunk(message=self._annotate(decision, chunk, outcome) if i == 0 else chunk)  # type: ignore[arg-type]
+
+    async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                       run_manager: AsyncCallbackManagerForLLMRun | None = None,
+                       **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+        decision = (await self._policy.adecide([self._text(messages)]))[0]
+        first = True
+        async for chunk, outcome in self._executor.astream(
+                self._policy.attempts(decision), self._call(decision, "astream", messages, stop, run_manager, kwargs)):
+            yield ChatGenerationChunk(message=self._annotate(decision, chunk, outcome) if first else chunk)  # type: ignore[arg-type]
+            first = False
 
 
 def multi_model_chat(kwargs: dict[str, Any]) -> MultiModelChatRouteLLM:

@@ -51,6 +51,11 @@ async def test_falls_back_to_the_next_best_candidate(small_router, three):
         nxt = [c["model"] for c in sorted(meta["candidates"], key=lambda c: -c["score"]) if c["model"] != "local"][0]
         assert meta["routed_model"] == "local" and meta["model"] == nxt and meta["fallback"] is True
         assert "local-model" not in reply.content and meta["fallback_error"]
+    chunks = list(llm.stream(PROMPT))
+    assert chunks[0].response_metadata["routellm"]["fallback"] is True
+    assert "".join(c.content for c in chunks) and "local-model" not in "".join(c.content for c in chunks)
+    achunks = [c async for c in llm.astream(PROMPT)]
+    assert achunks[0].response_metadata["routellm"]["routed_model"] == "local"
 
 
 def test_bad_prices_and_unknown_models_raise(small_router, three):
