@@ -7,24 +7,13 @@ The scorer is a real text-feature scorer; thresholds are forced (0.0: every answ
 from __future__ import annotations
 
 import pytest
+from cascade_helpers import PROMPT, STRONG_ANSWER, WEAK_ANSWER
 
 from routellm_core.cascade_policy import CASCADE_FIELDS, cascade_cost
 from routellm_core.policy import METADATA_FIELDS
 from routellm_core.pricing import Price
 
 pytest.importorskip("langchain_openai")
-
-PROMPT = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many in all?"
-WEAK_ANSWER = "She sold 48 / 2 = 24 clips in May, so 48 + 24 = 72 clips in all. The answer is 72."
-STRONG_ANSWER = "In May she sold 24 clips. Altogether 48 + 24 = 72 clips."
-
-
-@pytest.fixture
-def servers(openai_pair):
-    strong, weak = openai_pair
-    weak.responder = lambda body: WEAK_ANSWER
-    strong.responder = lambda body: STRONG_ANSWER
-    return strong, weak
 
 
 def _client(server):
