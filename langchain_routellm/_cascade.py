@@ -59,6 +59,13 @@ class CascadeFields(BaseModel):
             values["threshold"] = 1.0
         return values
 
+    @model_validator(mode="after")
+    def _check_cascade(self) -> CascadeFields:
+        """Bad cascade settings fail at construction (the scorer itself still loads on first use)."""
+        if self.cascade is not None and self.cascade is not False:
+            self.cascade_policy(getattr(self, "policy", None))  # type: ignore[arg-type]
+        return self
+
     def cascade_policy(self, routing: RoutingPolicy) -> CascadePolicy:
         """The engine's cascade for a call (``routing``: this call's prompt policy, overrides applied)."""
         if self._cascade is None:

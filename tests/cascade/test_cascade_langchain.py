@@ -138,3 +138,14 @@ def test_runnable_cascade_over_two_chains(servers, feature_scorer):
     kept = RouteLLMRunnable(**chains, route_on="question", cascade={"scorer": feature_scorer, "escalate_threshold": 1.0})
     assert "".join(kept.stream({"question": PROMPT})) == WEAK_ANSWER
     assert len(strong.requests) == 1  # only the escalation above
+
+
+def test_batch_cascades_each_input_and_bad_settings_fail_at_construction(servers, feature_scorer):
+    from langchain_routellm import ChatRouteLLM
+    from routellm_core import InvalidInputError
+
+    strong, weak = servers
+    out = _chat(servers, feature_scorer, 0.0).batch([PROMPT, "What is 2 + 2?"])
+    assert [m.response_metadata["routellm"]["calls"] for m in out] == [["weak", "strong"]] * 2
+    with pytest.raises((InvalidInputError, ValueError), match="unknown cascade setting"):
+        ChatRouteLLM(strong=_client(strong), weak=_client(weak), cascade={"escalate_threshold": 0.5, "thresh": 1})
