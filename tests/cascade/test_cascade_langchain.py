@@ -149,3 +149,19 @@ def test_batch_cascades_each_input_and_bad_settings_fail_at_construction(servers
     assert [m.response_metadata["routellm"]["calls"] for m in out] == [["weak", "strong"]] * 2
     with pytest.raises((InvalidInputError, ValueError), match="unknown cascade setting"):
         ChatRouteLLM(strong=_client(strong), weak=_client(weak), cascade={"escalate_threshold": 0.5, "thresh": 1})
+
+
+def test_stream_edge_cases_strong_first_and_failed_escalation(servers, feature_scorer, word_count_router):
+    strong, weak = servers
+    routed = _chat(servers, feature_scorer, 0.0, router=word_count_router, threshold=0.5)
+    chunks = list(routed.stream(PROMPT))  # a long prompt: routed to the strong model, streamed at once
+    assert "".join(c.content for c in chunks) == STRONG_ANSWER
+    assert chunks[0].response_metadata["routellm"]["cascade_skipped"] == "routed_strong" and not weak.requests
+    strong.fail_mode = "error"  # the strong model fails: the prompt-routed call falls back to the weak one
+    chunks = list(routed.stream(PROMPT))
+    assert "".join(c.content for c in chunks) == WEAK_ANSWER and chunks[0].response_metadata["routellm"]["fallback"]
+    # an escalation whose strong stream fails keeps the buffered weak answer and says why
+    chunks = list(_chat(servers, feature_scorer, 0.0).stream(PROMPT))
+    meta = chunks[0].response_metadata["routellm"]
+    assert "".join(c.content for c in chunks) == WEAK_ANSWER and meta["escalated"] is True
+    assert meta["role"] == "weak" and meta["calls"] == ["weak"] and meta["fallback_error"]
