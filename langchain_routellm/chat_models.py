@@ -45,6 +45,8 @@ class ChatRouteLLM(CallConfigEntryPoints, BaseChatModel, _cascade.CascadeFields,
         ```
 
     Per call: ``config={"configurable": {"routellm_threshold": 0.2, "routellm_router": "sw_ranking"}}``.
+    ``cascade={"escalate_threshold": 0.6}`` turns on answer-aware routing (docs/cascade.md): the weak
+    model answers first and the engine escalates when its answer looks inadequate.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
