@@ -77,3 +77,30 @@ def test_check_answer_cli_reports_the_answer_stage(capsys):
                  "--scorer", "features", "--escalate-threshold", "0.0"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["escalate"] is True and 0.0 < out["p_inadequate"] < 1.0 and out["skipped"] is None
+
+
+def _retrain(name, tmp_path, capsys):
+    assert main(["train", "--recipe", "cascade", "--router", name, "--output", str(tmp_path)]) == 0
+    folder = shipped_scorer_path(name).name
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["checkpoints"] == {name: str(tmp_path / folder)}
+    return tmp_path / folder
+
+
+def test_retraining_the_features_scorer_reproduces_the_shipped_bytes(tmp_path, capsys):
+    fresh = _retrain("features", tmp_path, capsys)  # seconds: text features only
+    shipped = shipped_scorer_path("features")
+    for fname in ("config.json", "model.safetensors", MANIFEST):
+        assert (fresh / fname).read_bytes() == (shipped / fname).read_bytes(), fname
+
+
+@pytest.mark.slow
+def test_retraining_the_default_scorer_reproduces_its_decisions(tmp_path, capsys, graded_answers):
+    fresh = _retrain("default", tmp_path, capsys)  # about 2 minutes: a MiniLM pass over every answer
+    manifest = json.loads((fresh / MANIFEST).read_text(encoding="utf-8"))
+    shipped = json.loads((shipped_scorer_path("default") / MANIFEST).read_text(encoding="utf-8"))
+    assert {k: v for k, v in manifest.items() if k != "files"} == {k: v for k, v in shipped.items() if k != "files"}
+    rows = graded_answers[::40]
+    p_fresh = AnswerScorer.load(fresh).predict_proba([r.prompt for r in rows], [r.answer for r in rows])
+    p_shipped = AnswerScorer.load(shipped_scorer_path("default")).predict_proba([r.prompt for r in rows],
+                                                                                 [r.answer for r in rows])
+    assert np.abs(p_fresh - p_shipped).max() < 0.02
