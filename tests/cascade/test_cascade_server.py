@@ -82,3 +82,19 @@ def test_failed_weak_upstream_falls_back_to_strong(server):
     weak.fail_mode = "error"
     meta = _chat(running, "cascade-1.0").json()["routellm"]
     assert meta["role"] == "strong" and meta["fallback"] is True and meta["calls"] == ["strong"]
+
+
+def test_bad_cascade_config_names_the_problem(servers, tmp_path):
+    from routellm_core.server import create_app
+    from routellm_core.server.config import build_config
+    from routellm_core.server.errors import ConfigError
+
+    strong, weak = servers
+    base = {"strong": {"base_url": strong.base_url, "model": "s"}, "weak": {"base_url": weak.base_url, "model": "w"},
+            "routers": {"random": "random"}, "warmup": False}
+    with pytest.raises(ConfigError, match="cascade.router 'mf' is not in routers"):
+        build_config({**base, "cascade": {"escalate_threshold": 0.5, "router": "mf", "threshold": 0.2}})
+    with pytest.raises(ConfigError, match="both router and threshold"):
+        build_config({**base, "cascade": {"escalate_threshold": 0.5, "router": "random"}})
+    with pytest.raises(ConfigError, match="cascade: checkpoint not found"):
+        create_app(build_config({**base, "cascade": {"escalate_threshold": 0.5, "scorer": str(tmp_path / "none")}}))
