@@ -67,7 +67,12 @@ class CascadeFields(BaseModel):
         return self
 
     def cascade_policy(self, routing: RoutingPolicy) -> CascadePolicy:
-        """The engine's cascade for a call (``routing``: this call's prompt policy, overrides applied)."""
+        """The engine's cascade for a call (``routing``: this call's prompt policy, overrides applied).
+
+        A ``CascadePolicy`` given as it is keeps its own prompt stage.
+        """
+        if isinstance(self.cascade, CascadePolicy):
+            return self.cascade
         if self._cascade is None:
             spec = self.cascade
             if isinstance(spec, Mapping):

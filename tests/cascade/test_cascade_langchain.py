@@ -165,3 +165,14 @@ def test_stream_edge_cases_strong_first_and_failed_escalation(servers, feature_s
     meta = chunks[0].response_metadata["routellm"]
     assert "".join(c.content for c in chunks) == WEAK_ANSWER and meta["escalated"] is True
     assert meta["role"] == "weak" and meta["calls"] == ["weak"] and meta["fallback_error"]
+
+
+def test_a_cascade_policy_object_keeps_its_own_prompt_stage(servers, feature_scorer):
+    from langchain_routellm import ChatRouteLLM
+    from routellm_core import RoutingPolicy
+    from routellm_core.cascade_policy import CascadePolicy
+
+    strong, weak = servers
+    policy = CascadePolicy(scorer=feature_scorer, escalate_threshold=0.0, routing=RoutingPolicy("random", threshold=0.0))
+    meta = ChatRouteLLM(strong=_client(strong), weak=_client(weak), cascade=policy).invoke(PROMPT).response_metadata
+    assert meta["routellm"]["router"] == "random" and meta["routellm"]["calls"] == ["strong"] and not weak.requests
