@@ -164,6 +164,11 @@ def create_app(config: ServerConfig) -> FastAPI:
     metrics = Metrics()
     upstreams = Upstreams(config, metrics)
     keys = [k.get_secret_value().encode() for k in config.api_keys]
+    cascade = None
+    if config.cascade is not None:  # model names cascade / cascade-<t> (see server/cascade.py)
+        from .cascade import CascadeFront
+
+        cascade = CascadeFront(config, pool, upstreams, metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -257,7 +262,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     async def models(request: Request) -> dict[str, Any]:
         check_auth(request)
         return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "routellm"}
-                                           for name in pool.model_names()]}
+                                           for name in pool.model_names() + (cascade.model_names() if cascade else [])]}
 
     @app.post("/v1/route")
     async def route(request: Request) -> JSONResponse:
@@ -280,6 +285,8 @@ def create_app(config: ServerConfig) -> FastAPI:
         data = await read_json(request)
         req = _validated(ChatRequest, data)
         assert isinstance(req, ChatRequest)
+        if cascade is not None and cascade.handles(req.model):
+            return await cascade.respond(req.model, data, req.stream)
         policy, decision = await decide(req.model, prompt_from_messages(data["messages"]), count=True)
         metrics.in_flight.inc()
         handed_over = False
