@@ -25,17 +25,17 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=300, help="answer length in MiniLM tokens")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", type=int, default=40)
-    ap.add_argument("--scorer", default=None, help="a scorer checkpoint (default: train a small one on real rows)")
+    ap.add_argument("--scorer", default="default", help="'default', 'features' (shipped) or a scorer checkpoint")
     args = ap.parse_args()
     os.environ["ROUTELLM_TORCH_THREADS"] = str(args.threads)
 
     from routellm_core.cascade.features import feature_matrix
     from routellm_core.cascade.records import answer_records
-    from routellm_core.cascade.scorer import AnswerScorer
+    from routellm_core.cascade_policy import load_scorer
     from routellm_core.embeddings.minilm import minilm_model_dir
 
     rows = [r for r in answer_records() if r.source == "arena_hard"]
-    scorer = AnswerScorer.load(args.scorer) if args.scorer else AnswerScorer(l2=16.0).fit(rows[:60])
+    scorer = load_scorer(args.scorer)
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(minilm_model_dir()))

@@ -24,13 +24,14 @@ from pydantic import ConfigDict, Field, SecretStr, model_validator
 from routellm_core import FallbackExecutor, InvalidInputError, RoutingPolicy
 from routellm_core.policy import ROUTE_MODES
 
+from . import _cascade
 from ._call_config import STREAM_PARENT, CallConfigEntryPoints, child_manager, without_stream_taps
 from ._call_plan import CallPlan
 from ._models import build_chat_model
 from ._policy import MessagesRouteOn, RoutingFields, config_overrides, message_turns, model_name, pop_call_routing
 
 
-class ChatRouteLLM(CallConfigEntryPoints, BaseChatModel, RoutingFields):
+class ChatRouteLLM(CallConfigEntryPoints, BaseChatModel, _cascade.CascadeFields, RoutingFields):
     """Route each chat call to ``strong`` or ``weak`` by a learned router.
 
     Example:
@@ -44,6 +45,8 @@ class ChatRouteLLM(CallConfigEntryPoints, BaseChatModel, RoutingFields):
         ```
 
     Per call: ``config={"configurable": {"routellm_threshold": 0.2, "routellm_router": "sw_ranking"}}``.
+    ``cascade={"escalate_threshold": 0.6}`` turns on answer-aware routing (docs/cascade.md): the weak
+    model answers first and the engine escalates when its answer looks inadequate.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
@@ -190,6 +193,8 @@ class ChatRouteLLM(CallConfigEntryPoints, BaseChatModel, RoutingFields):
 
     def batch_routing(self, inputs: list[Any], configs: list[RunnableConfig], kwargs: dict[str, Any]) -> list[Any]:
         """(policy, text) for each input of a batch (None where it cannot be routed: it reports that itself)."""
+        if self.cascade is not None:  # a cascade decides per call, after the weak answer
+            return [None] * len(inputs)
         pairs: list[Any] = []
         for value, config in zip(inputs, configs, strict=True):
             try:
@@ -209,6 +214,8 @@ class ChatRouteLLM(CallConfigEntryPoints, BaseChatModel, RoutingFields):
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
         if self.streaming:
             return generate_from_stream(self._stream(messages, stop=stop, run_manager=run_manager, **kwargs))
+        if self.cascade is not None:
+            return _cascade.generate(_cascade.chat_call(self, messages, stop, child_manager(run_manager), kwargs))
         plan = self._decided(messages, stop, child_manager(run_manager), kwargs)
         message, outcome = self._executor.run(plan.attempts(), plan.call("invoke", messages))
         return ChatResult(generations=[ChatGeneration(message=plan.annotate(message, outcome))])
@@ -217,6 +224,8 @@ class ChatRouteLLM(CallConfigEntryPoints, BaseChatModel, RoutingFields):
                          run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
         if self.streaming:
             return await agenerate_from_stream(self._astream(messages, stop=stop, run_manager=run_manager, **kwargs))
+        if self.cascade is not None:
+            return await _cascade.agenerate(_cascade.chat_call(self, messages, stop, child_manager(run_manager), kwargs))
         plan = await self._adecided(messages, stop, child_manager(run_manager), kwargs)
         message, outcome = await self._executor.arun(plan.attempts(), plan.call("ainvoke", messages))
         return ChatResult(generations=[ChatGeneration(message=plan.annotate(message, outcome))])
@@ -224,6 +233,9 @@ class ChatRouteLLM(CallConfigEntryPoints, BaseChatModel, RoutingFields):
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
         parent = without_stream_taps(child_manager(run_manager) if run_manager else STREAM_PARENT.get())
+        if self.cascade is not None:
+            yield from _cascade.stream(_cascade.chat_call(self, messages, stop, parent, kwargs))
+            return
         plan = self._decided(messages, stop, parent, kwargs)
         for i, (chunk, outcome) in enumerate(self._executor.stream(plan.attempts(), plan.call("stream", messages))):
             yield plan.chunk(chunk, outcome, i == 0)
@@ -232,6 +244,10 @@ class ChatRouteLLM(CallConfigEntryPoints, BaseChatModel, RoutingFields):
                        run_manager: AsyncCallbackManagerForLLMRun | None = None,
                        **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
         parent = without_stream_taps(child_manager(run_manager) if run_manager else STREAM_PARENT.get())
+        if self.cascade is not None:
+            async for item in _cascade.astream(_cascade.chat_call(self, messages, stop, parent, kwargs)):
+                yield item
+            return
         plan = await self._adecided(messages, stop, parent, kwargs)
         first = True
         async for chunk, outcome in self._executor.astream(plan.attempts(), plan.call("astream", messages)):

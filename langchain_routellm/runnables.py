@@ -20,6 +20,7 @@ from routellm_core import Attempt, FallbackExecutor, RouteLLMError, RoutingDecis
 from routellm_core.fallback import Outcome
 from routellm_core.policy import flat_metadata
 
+from . import _cascade
 from ._call_config import decided_configs, decision_from, without_decision
 from ._policy import RoutingFields, config_overrides, input_text, model_name
 
@@ -46,7 +47,7 @@ def _merge_chunks(chunks: list[Any]) -> Any:
     return value
 
 
-class RouteLLMRunnable(RoutingFields, RunnableSerializable[Any, Any]):
+class RouteLLMRunnable(_cascade.CascadeFields, RoutingFields, RunnableSerializable[Any, Any]):
     """Send each input to ``strong`` or ``weak`` (any Runnables) by a learned router.
 
     Example:
@@ -117,12 +118,17 @@ class RouteLLMRunnable(RoutingFields, RunnableSerializable[Any, Any]):
         return await self._acall_with_config(self._ainvoke, input, config, **kwargs)
 
     def _invoke(self, value: Any, run_manager: Any, config: RunnableConfig, **kwargs: Any) -> Any:
+        if self.cascade is not None:
+            return _cascade.invoke(_cascade.RunnableCall(self, value, run_manager, config, kwargs), DECISION_EVENT)
         decision = self._decide(value, config)
         call = self._plan(value, config, run_manager, decision, "invoke", kwargs)
         output, outcome = self._executor.run(self.policy.attempts(decision), call)
         return self._finish(output, decision, outcome, run_manager)
 
     async def _ainvoke(self, value: Any, run_manager: Any, config: RunnableConfig, **kwargs: Any) -> Any:
+        if self.cascade is not None:
+            return await _cascade.ainvoke(_cascade.RunnableCall(self, value, run_manager, config, kwargs),
+                                          DECISION_EVENT)
         decision = await self._adecide(value, config)
         call = self._plan(value, config, run_manager, decision, "ainvoke", kwargs)
         output, outcome = await self._executor.arun(self.policy.attempts(decision), call)
@@ -130,6 +136,8 @@ class RouteLLMRunnable(RoutingFields, RunnableSerializable[Any, Any]):
 
     def _batch_configs(self, inputs: list[Any], config: Any) -> list[RunnableConfig]:
         configs = get_config_list(config, len(inputs))
+        if self.cascade is not None:  # a cascade decides per call, after the weak answer
+            return configs
         pairs: list[Any] = []
         for value, cfg in zip(inputs, configs, strict=True):
             try:
@@ -171,6 +179,9 @@ class RouteLLMRunnable(RoutingFields, RunnableSerializable[Any, Any]):
 
     def _transform(self, chunks: Iterator[Any], run_manager: Any, config: RunnableConfig, **kwargs: Any) -> Iterator[Any]:
         value = _merge_chunks(list(chunks))
+        if self.cascade is not None:
+            yield from _cascade.transform(_cascade.RunnableCall(self, value, run_manager, config, kwargs), DECISION_EVENT)
+            return
         decision = self._decide(value, config)
         call = self._plan(value, config, run_manager, decision, "stream", kwargs)
         for i, (chunk, outcome) in enumerate(self._executor.stream(self.policy.attempts(decision), call)):
@@ -179,6 +190,11 @@ class RouteLLMRunnable(RoutingFields, RunnableSerializable[Any, Any]):
     async def _atransform(self, chunks: AsyncIterator[Any], run_manager: Any, config: RunnableConfig,
                           **kwargs: Any) -> AsyncIterator[Any]:
         value = _merge_chunks([chunk async for chunk in chunks])
+        if self.cascade is not None:
+            async for item in _cascade.atransform(_cascade.RunnableCall(self, value, run_manager, config, kwargs),
+                                                  DECISION_EVENT):
+                yield item
+            return
         decision = await self._adecide(value, config)
         call = self._plan(value, config, run_manager, decision, "astream", kwargs)
         first = True

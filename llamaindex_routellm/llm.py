@@ -29,9 +29,11 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import LLM, ToolSelection
 
 from routellm_core import FallbackExecutor, Router, RoutingDecision, RoutingPolicy
+from routellm_core.cascade_policy import CascadePolicy
 from routellm_core.errors import InvalidInputError
 from routellm_core.policy import check_route_on, other_role
 
+from . import _cascade
 from ._query import ROUTING_QUERY, QueryRoutedPredict
 from ._responses import R, annotate, redact
 from .routing import Role, RouterSpec, announce, build_policy, message_turns
@@ -65,6 +67,10 @@ class RouteLLM(QueryRoutedPredict, FunctionCallingLLM):
     response synthesizers) is routed on that raw query instead of the filled-in prompt.
     If the chosen LLM fails with a provider error and ``fallback`` is on, the other one answers
     (``fallback=True`` in the metadata); if both fail, the first error is raised.
+    ``cascade`` (a ``CascadePolicy`` or a dict such as ``{"escalate_threshold": 0.6}``) turns on
+    answer-aware routing: the weak LLM answers first and the engine escalates to the strong one
+    when the answer looks inadequate (see docs/cascade.md); with a threshold the router still
+    decides on the prompt first.
 
     >>> llm = RouteLLM(strong=OpenAI(model="gpt-4o"), weak=OpenAI(model="gpt-4o-mini"), threshold=0.12)
     >>> index.as_query_engine(llm=llm).query("...").metadata  # doctest: +SKIP
@@ -81,6 +87,7 @@ class RouteLLM(QueryRoutedPredict, FunctionCallingLLM):
     on_empty: Literal["error", "strong", "weak"] = Field(default="error", description="Calls with no text to route on.")
 
     _policy: RoutingPolicy = PrivateAttr()
+    _cascade: Optional[CascadePolicy] = PrivateAttr(default=None)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
         """``RouteLLM(models={...}, prices={...})`` builds the multi-model LLM (docs/multi-model.md)."""
@@ -94,11 +101,13 @@ class RouteLLM(QueryRoutedPredict, FunctionCallingLLM):
                  strong_fraction: Optional[float] = None, calibration_prompts: Optional[Sequence[str]] = None,
                  route_on: RouteOn = "last_user", route_on_query: bool = True, fallback: bool = True,
                  on_empty: Literal["error", "strong", "weak"] = "error", embed_model: Any = None,
-                 **kwargs: Any) -> None:
+                 cascade: Any = None, **kwargs: Any) -> None:
         for role, llm in (("strong", strong), ("weak", weak)):
             if not isinstance(llm, LLM):
                 raise InvalidInputError(f"{role} must be a LlamaIndex LLM, got {type(llm).__name__}")
         route_on = check_route_on(route_on)
+        routed = threshold is not None or strong_fraction is not None
+        threshold = _cascade.cascade_threshold(cascade, threshold, strong_fraction)
         policy = build_policy(router, threshold, strong_fraction, calibration_prompts, embed_model,
                               route_on=route_on, on_empty=on_empty, fallback=fallback)
         label = router.name if isinstance(router, Router) else str(router)
@@ -106,6 +115,7 @@ class RouteLLM(QueryRoutedPredict, FunctionCallingLLM):
                          strong_fraction=strong_fraction, route_on=route_on, route_on_query=route_on_query,
                          fallback=fallback, on_empty=on_empty, **kwargs)
         self._policy = policy
+        self._cascade = _cascade.resolve_cascade(cascade, policy, routed)
 
     @classmethod
     def class_name(cls) -> str:
@@ -204,35 +214,58 @@ class RouteLLM(QueryRoutedPredict, FunctionCallingLLM):
     # --- chat and completion (LlamaIndex's callback decorators report each call) -------------------
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        if self._cascade is not None:
+            return _cascade.run(self, self._cascade, self.routed_text(messages), self._chat_call(messages, kwargs, "chat"))
         return self._run(self._decide(messages), self._chat_call(messages, kwargs, "chat"))
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        if self._cascade is not None:
+            return await _cascade.arun(self, self._cascade, self.routed_text(messages),
+                                       self._chat_call(messages, kwargs, "achat"))
         return await self._arun(await self._adecide(messages), self._chat_call(messages, kwargs, "achat"))
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        if self._cascade is not None:
+            return _cascade.stream(self, self._cascade, self.routed_text(messages),
+                                   self._chat_call(messages, kwargs, "stream_chat"))
         return self._stream(self._decide(messages), self._chat_call(messages, kwargs, "stream_chat"))
 
     @llm_chat_callback()
     async def astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
+        if self._cascade is not None:
+            return _cascade.astream(self, self._cascade, self.routed_text(messages),
+                                    self._chat_call(messages, kwargs, "astream_chat"))
         return self._astream(await self._adecide(messages), self._chat_call(messages, kwargs, "astream_chat"))
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        if self._cascade is not None:
+            return _cascade.run(self, self._cascade, self.routed_text(self._user(prompt)),
+                                lambda llm: llm.complete(prompt, formatted=formatted, **kwargs))
         return self._run(self._decide(self._user(prompt)), lambda llm: llm.complete(prompt, formatted=formatted, **kwargs))
 
     @llm_completion_callback()
     async def acomplete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        if self._cascade is not None:
+            return await _cascade.arun(self, self._cascade, self.routed_text(self._user(prompt)),
+                                       lambda llm: llm.acomplete(prompt, formatted=formatted, **kwargs))
         return await self._arun(await self._adecide(self._user(prompt)),
                                 lambda llm: llm.acomplete(prompt, formatted=formatted, **kwargs))
 
     @llm_completion_callback()
     def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
+        if self._cascade is not None:
+            return _cascade.stream(self, self._cascade, self.routed_text(self._user(prompt)),
+                                   lambda llm: llm.stream_complete(prompt, formatted=formatted, **kwargs))
         return self._stream(self._decide(self._user(prompt)), lambda llm: llm.stream_complete(prompt, formatted=formatted, **kwargs))
 
     @llm_completion_callback()
     async def astream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseAsyncGen:
+        if self._cascade is not None:
+            return _cascade.astream(self, self._cascade, self.routed_text(self._user(prompt)),
+                                    lambda llm: llm.astream_complete(prompt, formatted=formatted, **kwargs))
         return self._astream(await self._adecide(self._user(prompt)),
                              lambda llm: llm.astream_complete(prompt, formatted=formatted, **kwargs))
 

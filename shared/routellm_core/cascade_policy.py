@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -53,22 +53,22 @@ _scorers_lock = threading.Lock()
 
 
 def load_scorer(spec: ScorerSpec = "default"):
-    """An :class:`AnswerScorer` from ``"default"`` (trained once from the data dir, cached), a path or an object."""
+    """An :class:`AnswerScorer` from a shipped name (``"default"``, ``"features"``), a checkpoint path or an object.
+
+    Loading never trains: a missing shipped checkpoint is a CheckpointError naming
+    ``routellm-core train --recipe cascade``.
+    """
+    from .cascade.default import SHIPPED_SCORERS, shipped_answer_scorer
     from .cascade.scorer import AnswerScorer
 
     if isinstance(spec, AnswerScorer):
         return spec
     if spec is None or not str(spec).strip():
-        raise InvalidInputError("scorer is empty: give 'default', a checkpoint directory or an AnswerScorer")
+        raise InvalidInputError("scorer is empty: give 'default', 'features', a checkpoint directory or an AnswerScorer")
     key = str(spec)
     with _scorers_lock:
         if key not in _scorers:
-            if key == "default":
-                from .cascade.default import default_answer_scorer
-
-                _scorers[key] = default_answer_scorer()
-            else:
-                _scorers[key] = AnswerScorer.load(os.fspath(spec))
+            _scorers[key] = shipped_answer_scorer(key) if key in SHIPPED_SCORERS else AnswerScorer.load(os.fspath(spec))
         return _scorers[key]
 
 
@@ -100,8 +100,160 @@ class CascadeResult(Generic[T]):
     metadata: dict[str, Any]
 
 
+# --- streaming: buffer the weak answer until it is scored -------------------------------------------------
+C = TypeVar("C")
+ChunkStart = Callable[[Role], Any]  # role -> an iterable of chunks (async: an async iterator, or a coroutine of one)
+
+
+def _close(chunks: Any) -> None:
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
+
+
+async def _aclose(chunks: Any) -> None:
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+class _Streams:
+    """:meth:`CascadePolicy.stream` and ``astream``: the same decisions as ``run``, chunk by chunk.
+
+    The weak answer is read to its end (buffered) before anything is yielded, because the scorer
+    needs the whole answer; then either its chunks are yielded, or the strong model's stream. A
+    directly routed strong call streams at once. Every chunk comes with the answer's metadata.
+    """
+
+    def stream(self: Any, text: str, start: ChunkStart, merge: Callable[[list[Any]], Any],
+               answer_text: Callable[[Any], str] = str, has_tool_calls: Callable[[Any], bool] = lambda _r: False,
+               models: Mapping[Role, str] | None = None) -> Iterator[tuple[Any, dict[str, Any]]]:
+        """Yield ``(chunk, metadata)``; ``start(role)`` starts a model's stream, ``merge(chunks)`` is its answer."""
+        models = models or {}
+        first = self.start([text])[0]
+        if first.role == "strong":
+            yield from self._relay(first, None, ["strong"], start, models, fallback=True)
+            return
+        try:
+            chunks = list(start("weak"))
+        except Exception as exc:  # nothing was sent yet: the strong model may answer
+            other = self._fallback_role(first, exc)
+            meta = self.metadata(first, None, other, models.get(other), [other], exc)
+            yield from ((c, meta) for c in start(other))
+            return
+        answer = merge(chunks) if chunks else None
+        check = self.check([text], [answer_text(answer) if chunks else ""],
+                           [bool(chunks) and has_tool_calls(answer)])[0]
+        if not check.escalate:
+            meta = self.metadata(first, check, "weak", models.get("weak"), ["weak"])
+            yield from ((c, meta) for c in chunks)
+            return
+        try:
+            yield from self._relay(first, check, ["weak", "strong"], start, models, fallback=False)
+        except Exception as exc:
+            self._escalation_failed(first, check, None, models, exc)  # raises unless a provider failure
+            meta = self.metadata(first, check, "weak", models.get("weak"), ["weak"], exc)
+            yield from ((c, meta) for c in chunks)
+
+    def _relay(self: Any, first: CascadeStart, check: AnswerCheck | None, calls: list[Role], start: ChunkStart,
+               models: Mapping[Role, str], fallback: bool) -> Iterator[tuple[Any, dict[str, Any]]]:
+        """Stream the strong model; an error before its first chunk falls back (``fallback``) or is raised."""
+        chunks: Any = None
+        try:
+            try:
+                chunks = iter(start("strong"))
+                head = next(chunks)
+            except StopIteration:
+                return
+            except Exception as exc:
+                if not fallback:
+                    raise
+                _close(chunks)
+                other = self._fallback_role(first, exc)
+                meta = self.metadata(first, None, other, models.get(other), [other], exc)
+                chunks = iter(start(other))
+                yield from ((c, meta) for c in chunks)
+                return
+            meta = self.metadata(first, check, "strong", models.get("strong"), calls)
+            yield head, meta
+            yield from ((c, meta) for c in chunks)
+        finally:
+            _close(chunks)
+
+    async def astream(self: Any, text: str, start: ChunkStart, merge: Callable[[list[Any]], Any],
+                      answer_text: Callable[[Any], str] = str, has_tool_calls: Callable[[Any], bool] = lambda _r: False,
+                      models: Mapping[Role, str] | None = None) -> AsyncIterator[tuple[Any, dict[str, Any]]]:
+        """:meth:`stream` for async streams (scoring runs in a worker thread)."""
+        import asyncio
+
+        models = models or {}
+        first = (await self.astart([text]))[0]
+        if first.role == "strong":
+            async for item in self._arelay(first, None, ["strong"], start, models, fallback=True):
+                yield item
+            return
+        try:
+            chunks = [c async for c in await _aopen(start("weak"))]
+        except Exception as exc:
+            other = self._fallback_role(first, exc)
+            meta = self.metadata(first, None, other, models.get(other), [other], exc)
+            async for c in await _aopen(start(other)):
+                yield c, meta
+            return
+        answer = merge(chunks) if chunks else None
+        check = (await asyncio.to_thread(self.check, [text], [answer_text(answer) if chunks else ""],
+                                         [bool(chunks) and has_tool_calls(answer)]))[0]
+        if not check.escalate:
+            meta = self.metadata(first, check, "weak", models.get("weak"), ["weak"])
+            for c in chunks:
+                yield c, meta
+            return
+        try:
+            async for item in self._arelay(first, check, ["weak", "strong"], start, models, fallback=False):
+                yield item
+        except Exception as exc:
+            self._escalation_failed(first, check, None, models, exc)
+            meta = self.metadata(first, check, "weak", models.get("weak"), ["weak"], exc)
+            for c in chunks:
+                yield c, meta
+
+    async def _arelay(self: Any, first: CascadeStart, check: AnswerCheck | None, calls: list[Role],
+                      start: ChunkStart, models: Mapping[Role, str],
+                      fallback: bool) -> AsyncIterator[tuple[Any, dict[str, Any]]]:
+        chunks: Any = None
+        try:
+            try:
+                chunks = await _aopen(start("strong"))
+                head = await chunks.__anext__()
+            except StopAsyncIteration:
+                return
+            except Exception as exc:
+                if not fallback:
+                    raise
+                await _aclose(chunks)
+                other = self._fallback_role(first, exc)
+                meta = self.metadata(first, None, other, models.get(other), [other], exc)
+                chunks = await _aopen(start(other))
+                async for c in chunks:
+                    yield c, meta
+                return
+            meta = self.metadata(first, check, "strong", models.get("strong"), calls)
+            yield head, meta
+            async for c in chunks:
+                yield c, meta
+        finally:
+            await _aclose(chunks)
+
+
+async def _aopen(started: Any) -> Any:
+    """An async iterator from what ``start(role)`` returned (it may be a coroutine returning one)."""
+    import inspect
+
+    return await started if inspect.isawaitable(started) else started
+
+
 @dataclass(frozen=True, eq=False)
-class CascadePolicy:
+class CascadePolicy(_Streams):
     """Prompt routing (optional) + answer scoring + escalation threshold: the whole cascade decision.
 
     >>> policy = CascadePolicy(scorer=my_scorer, escalate_threshold=0.6)   # doctest: +SKIP
@@ -130,6 +282,14 @@ class CascadePolicy:
                 raise InvalidInputError("escalate_fraction needs calibration_pairs: (prompt, weak answer) samples")
 
     # --- resolution ------------------------------------------------------------------------------
+    def resolve(self) -> CascadePolicy:
+        """Load the scorer (and a prompt router) and fix the threshold now, so a bad setting fails early."""
+        self.resolved_scorer()
+        self.resolved_threshold()
+        if self.routing is not None:
+            self.routing.resolve()
+        return self
+
     def resolved_scorer(self):
         scorer = self._state.get("scorer")
         if scorer is None:
@@ -148,6 +308,15 @@ class CascadePolicy:
             probs = self.resolved_scorer().predict_proba(list(prompts), list(answers))
             t = self._state["threshold"] = threshold_for_fraction(probs, float(self.escalate_fraction))
         return t
+
+    def with_routing(self, routing: RoutingPolicy | None) -> CascadePolicy:
+        """This cascade with another prompt stage (a call's overrides), sharing the loaded scorer and threshold."""
+        if routing is self.routing:
+            return self
+        out = CascadePolicy(self.scorer, routing, self.escalate_threshold, self.escalate_fraction,
+                            self.calibration_pairs, self.fallback)
+        out._state.update(self._state)
+        return out
 
     # --- the two decisions -------------------------------------------------------------------------
     def start(self, texts: Sequence[str]) -> list[CascadeStart]:
@@ -280,6 +449,36 @@ class CascadePolicy:
         if not (self.fallback and is_provider_error(exc)):
             raise exc
         return CascadeResult(first, self.metadata(start, check, "weak", models.get("weak"), ["weak"], exc))
+
+
+def build_cascade(spec: Any, routing: RoutingPolicy | None = None) -> CascadePolicy | None:
+    """The cascade a front-end's ``cascade=`` setting describes (None: no cascade).
+
+    ``spec`` is None/False, a :class:`CascadePolicy`, or a mapping of its settings (``scorer``,
+    ``escalate_threshold`` or ``escalate_fraction`` + ``calibration_pairs``) with an optional
+    ``prompt_routing``: True routes on the prompt first with ``routing`` (the front-end's router),
+    False (default) sends every call to the weak model first.
+    """
+    if spec is None or spec is False:
+        return None
+    if isinstance(spec, CascadePolicy):
+        return spec
+    if not isinstance(spec, Mapping):
+        raise InvalidInputError(f"cascade must be a CascadePolicy or a dict of its settings (escalate_threshold=..., "
+                                f"scorer=...), got {type(spec).__name__}")
+    options = dict(spec)
+    prompt_routing = bool(options.pop("prompt_routing", False))
+    unknown = set(options) - set(CASCADE_OPTIONS)
+    if unknown:
+        raise InvalidInputError(f"unknown cascade setting(s) {', '.join(sorted(unknown))}: "
+                                f"use {', '.join(CASCADE_OPTIONS + ('prompt_routing',))}")
+    if prompt_routing and routing is None:
+        raise InvalidInputError("cascade prompt_routing=True needs a router and a threshold to route on the prompt")
+    fallback = routing.fallback if routing is not None else True
+    return CascadePolicy(**options, routing=routing if prompt_routing else None, fallback=fallback)
+
+
+CASCADE_OPTIONS = ("scorer", "escalate_threshold", "escalate_fraction", "calibration_pairs")
 
 
 def escalation_share(strong_share: float, direct_share: float = 0.0) -> float:

@@ -74,13 +74,38 @@ def _train_recipe(args: argparse.Namespace) -> int:
     from .routers.defaults import SHIPPED_ROUTERS
     from .routers.registry import router_class
 
+    if args.recipe == "cascade":
+        return _train_cascade_recipe(args)
     if args.recipe != "default":
-        raise InvalidInputError(f"unknown recipe {args.recipe!r}: the only recipe is 'default'")
+        raise InvalidInputError(f"unknown recipe {args.recipe!r}: choose 'default' (routers) or 'cascade' (answer scorers)")
     routers = [args.router] if args.router else list(SHIPPED_ROUTERS)
     for name in routers:
         router_class(name)  # an unknown name fails before minutes of data loading
     built = build_default_checkpoints(args.output, routers, args.data_dir, log=lambda msg: print(msg, file=sys.stderr))
     print(json.dumps({"recipe": args.recipe, "checkpoints": {k: str(v) for k, v in built.items()}}))
+    return 0
+
+
+def _train_cascade_recipe(args: argparse.Namespace) -> int:
+    """``train --recipe cascade``: rebuild the shipped answer scorers (or ``--router default|features``'s)."""
+    from .cascade.default import SHIPPED_SCORERS, build_scorer_checkpoints
+
+    names = [args.router] if args.router else list(SHIPPED_SCORERS)
+    built = build_scorer_checkpoints(args.output, names, args.data_dir, log=lambda msg: print(msg, file=sys.stderr))
+    print(json.dumps({"recipe": "cascade", "checkpoints": {k: str(v) for k, v in built.items()}}))
+    return 0
+
+
+def cmd_check_answer(args: argparse.Namespace) -> int:
+    """The cascade's answer stage for one (prompt, answer): P(inadequate) and whether it escalates."""
+    from .cascade_policy import CascadePolicy
+
+    if not (args.prompt or "").strip():
+        raise InvalidInputError("no prompt given: use --prompt TEXT")
+    policy = CascadePolicy(scorer=args.scorer, escalate_threshold=args.escalate_threshold)
+    check = policy.check([args.prompt], [args.answer or ""])[0]
+    print(json.dumps({"scorer": args.scorer, "p_inadequate": check.p_inadequate, "escalate_threshold": check.threshold,
+                      "escalate": check.escalate, "skipped": check.skipped}))
     return 0
 
 
@@ -168,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a router on preference data and save a checkpoint")
     p.add_argument("--router", help="router kind: mf (default), sw_ranking, bert, causal_llm")
     p.add_argument("--recipe", help="'default': rebuild the checkpoints shipped with the package "
-                                    "(mf and sw_ranking, or --router's) with their manifests; --output is then a folder")
+                                    "(mf and sw_ranking, or --router's) with their manifests; --output is then a folder. "
+                                    "'cascade': rebuild the shipped answer scorers (default and features, or --router's)")
     p.add_argument("--dataset", nargs="+", default=list(DEFAULT_DATASETS),
                    help="routerbench, mmlu, gsm8k, mt-bench (golden labels), arena_hard (judge verdicts), "
                         "chatbot_arena (human votes), alpaca_eval, or .jsonl/.csv files")
@@ -196,6 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompt", action="append", help="prompt to route (repeatable)")
     p.add_argument("--prompts-file", help="text/JSONL file with one prompt per line")
     p.set_defaults(func=cmd_route)
+
+    p = sub.add_parser("check-answer", help="the cascade's answer stage: P(inadequate) of an answer, escalate or not")
+    p.add_argument("--prompt", required=True)
+    p.add_argument("--answer", required=True, help="the weak model's answer")
+    p.add_argument("--scorer", default="default", help="'default', 'features' or a scorer checkpoint directory")
+    p.add_argument("--escalate-threshold", type=float, default=0.5, help="escalate iff P(inadequate) >= this")
+    p.set_defaults(func=cmd_check_answer)
 
     p = sub.add_parser("download", help="fetch the public data files at pinned commits (needs internet)")
     p.add_argument("--sums", default=str(Path(__file__).with_name("data_sha256sums.txt")),

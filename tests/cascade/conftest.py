@@ -18,3 +18,14 @@ def feature_scorer(graded_answers):
     from routellm_core.cascade.scorer import AnswerScorer
 
     return AnswerScorer(use_embeddings=False, l2=16.0).fit(graded_answers[::3])
+
+
+@pytest.fixture
+def servers(openai_pair):
+    """The loopback strong/weak pair answering with fixed texts (cascade_helpers.STRONG_ANSWER / WEAK_ANSWER)."""
+    from cascade_helpers import STRONG_ANSWER, WEAK_ANSWER
+
+    strong, weak = openai_pair
+    weak.responder = lambda body: WEAK_ANSWER
+    strong.responder = lambda body: STRONG_ANSWER
+    return strong, weak

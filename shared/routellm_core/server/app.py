@@ -165,6 +165,11 @@ def create_app(config: ServerConfig) -> FastAPI:
     upstreams = Upstreams(config, metrics)
     multi = _multi_model(config, pool, upstreams)
     keys = [k.get_secret_value().encode() for k in config.api_keys]
+    cascade = None
+    if config.cascade is not None:  # model names cascade / cascade-<t> (see server/cascade.py)
+        from .cascade import CascadeFront
+
+        cascade = CascadeFront(config, pool, upstreams, metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -257,7 +262,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     @app.get("/v1/models")
     async def models(request: Request) -> dict[str, Any]:
         check_auth(request)
-        names = pool.model_names() + ([multi.name] if multi else [])
+        names = pool.model_names() + (cascade.model_names() if cascade else []) + ([multi.name] if multi else [])
         return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "routellm"}
                                            for name in names]}
 
@@ -287,6 +292,8 @@ def create_app(config: ServerConfig) -> FastAPI:
         assert isinstance(req, ChatRequest)
         if multi is not None and req.model == multi.name:
             return await multi_chat(data, bool(req.stream))
+        if cascade is not None and cascade.handles(req.model):
+            return await cascade.respond(req.model, data, req.stream)
         policy, decision = await decide(req.model, prompt_from_messages(data["messages"]), count=True)
         metrics.in_flight.inc()
         handed_over = False

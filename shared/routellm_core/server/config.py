@@ -149,6 +149,33 @@ class MultiModelConfig(BaseModel):
     models: dict[str, CandidateConfig] = Field(min_length=2)
 
 
+class CascadeConfig(BaseModel):
+    """Answer-aware routing under the model names ``cascade`` and ``cascade-<escalate threshold>``.
+
+    The weak upstream answers first; the engine's answer scorer escalates to the strong upstream
+    when P(inadequate) >= ``escalate_threshold``. With ``router`` (a key of ``routers``) and
+    ``threshold`` the prompt is routed first and only weak-routed requests are cascaded.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    scorer: str = Field("default", min_length=1, description="'default', 'features' or a scorer checkpoint path")
+    escalate_threshold: float = Field(description="escalate iff P(inadequate) >= this")
+    router: str | None = Field(None, description="prompt stage: a key of routers (none: every request cascades)")
+    threshold: float | None = Field(None, description="the prompt stage's threshold")
+
+    @field_validator("escalate_threshold", "threshold")
+    @classmethod
+    def _threshold(cls, value: float | None) -> float | None:
+        return None if value is None else _check_threshold(value)
+
+    @model_validator(mode="after")
+    def _prompt_stage(self) -> CascadeConfig:
+        if (self.router is None) != (self.threshold is None):
+            raise ValueError("give both router and threshold for a prompt stage, or neither")
+        return self
+
+
 class ServerConfig(BaseModel):
     """Everything ``create_app`` needs."""
 
@@ -174,6 +201,7 @@ class ServerConfig(BaseModel):
                                      "`serve` (default: cores - 1, at least 1, leaving a core to the event loop)")
     metrics_auth: bool = Field(False, description="require the client key for /metrics too")
     multi_model: MultiModelConfig | None = Field(None, description="routing among several priced models")
+    cascade: CascadeConfig | None = Field(None, description="serve the model names cascade / cascade-<t>")
 
     @model_validator(mode="before")
     @classmethod
@@ -195,6 +223,8 @@ class ServerConfig(BaseModel):
                 raise ValueError(f"alias {name!r} must not start with 'router-'")
         if self.multi_model is not None and self.multi_model.router not in self.routers:
             raise ValueError(f"multi_model.router {self.multi_model.router!r} is not in routers ({', '.join(self.routers)})")
+        if self.cascade is not None and self.cascade.router is not None and self.cascade.router not in self.routers:
+            raise ValueError(f"cascade.router {self.cascade.router!r} is not in routers ({', '.join(self.routers)})")
         if self.api_keys_env:
             raw = _env_secret(self.api_keys_env, "api_keys_env").get_secret_value()
             self.api_keys = self.api_keys + [SecretStr(k.strip()) for k in raw.split(",") if k.strip()]

@@ -75,7 +75,7 @@ class OpenAIStubServer:
 
     Attributes you may change while it runs: ``fail_mode`` (None, "error" -> HTTP 500,
     "midstream" -> a stream that breaks after its first chunk, "slow" -> wait ``delay`` seconds
-    first), ``delay``, ``responder``, ``json_responder`` (JSON-mode object), ``arguments_responder``
+    first), ``delay``, ``chunk_delay`` (seconds between streamed chunks), ``responder``, ``json_responder`` (JSON-mode object), ``arguments_responder``
     (tool-call arguments), ``tool_responder`` (scripts tool calls: see :meth:`_scripted_calls`),
     ``strict_tools`` (reject histories whose tool messages answer no earlier tool call, with a 400
     as OpenAI does). ``requests`` lists the JSON bodies received.
@@ -101,6 +101,7 @@ class OpenAIStubServer:
         self.embedding_dim = embedding_dim
         self.fail_mode: str | None = None
         self.delay = 0.0
+        self.chunk_delay = 0.0  # seconds between streamed content chunks (a model's generation speed)
         self.requests: list[dict[str, Any]] = []
         self._runner: Any = None
 
@@ -279,7 +280,7 @@ class OpenAIStubServer:
                 yield chunk({"content": piece if start == 0 else " " + piece})
                 if self.fail_mode == "midstream":
                     raise RuntimeError(f"{self.model} broke mid-stream (injected)")
-                await asyncio.sleep(0)
+                await asyncio.sleep(self.chunk_delay)
         yield chunk({}, "tool_calls" if calls else "stop")
         if include_usage:
             payload = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": self.model,
