@@ -14,7 +14,7 @@ _lock = threading.Lock()
 
 
 def get_embedder(spec: str | Embedder | None = None) -> Embedder:
-    """``"minilm"`` (default: float32, ONNX Runtime or numpy), ``"minilm-onnx"``, ``"minilm-numpy"``, ``"minilm-torch"`` (the torch reference), ``"minilm-bf16"`` (bulk training), ``"hf:/path/to/encoder"``, ``"openai:text-embedding-3-small"``, or an Embedder.
+    """``"minilm"`` (default: float32, ONNX Runtime or numpy), ``"minilm-onnx"``, ``"minilm-numpy"``, ``"minilm-static"`` (distilled, opt-in), ``"minilm-torch"`` (the torch reference), ``"minilm-bf16"`` (bulk training), ``"hf:/path/to/encoder"``, ``"openai:text-embedding-3-small"``, or an Embedder.
 
     Instances are shared per spec so a model is loaded once per process, however many routers use it.
     """
@@ -50,6 +50,11 @@ def _build(spec: str) -> Embedder:
     if spec in {"minilm-onnx", "minilm-numpy"}:
         cls = OnnxEncoderEmbedder if spec == "minilm-onnx" else NumpyEncoderEmbedder
         return cls(disk_cache_dir=default_cache_dir() / "embeddings")
+    if spec == "minilm-static":
+        # model2vec distillation of MiniLM shipped with the package: a table lookup per token (opt-in fast routers)
+        from .static import StaticEmbedder
+
+        return StaticEmbedder()
     if spec == "minilm-bf16":
         # torch bfloat16 batches: the fastest bulk path where the CPU multiplies bf16 natively (training)
         return HFEncoderEmbedder(dtype="bfloat16", disk_cache_dir=default_cache_dir() / "embeddings")
@@ -63,4 +68,4 @@ def _build(spec: str) -> Embedder:
         from .openai_embedder import OpenAIEmbedder
 
         return OpenAIEmbedder(model=spec.split(":", 1)[1])
-    raise InvalidInputError(f"unknown embedder {spec!r}: use 'minilm', 'minilm-onnx', 'minilm-numpy', 'minilm-torch', 'minilm-bf16', 'hf:/path/to/model' or 'openai:<model>'")
+    raise InvalidInputError(f"unknown embedder {spec!r}: use 'minilm', 'minilm-onnx', 'minilm-numpy', 'minilm-static', 'minilm-torch', 'minilm-bf16', 'hf:/path/to/model' or 'openai:<model>'")
