@@ -215,7 +215,14 @@ class OnnxEncoderEmbedder(NumpyEncoderEmbedder):
         from .onnx_bert import OnnxBert, exported_onnx
 
         hidden = int(json.loads((self.model_dir / "config.json").read_text(encoding="utf-8"))["hidden_size"])
-        return OnnxBert(exported_onnx(self.model_dir, default_cache_dir()), hidden)
+        try:
+            model = exported_onnx(self.model_dir, default_cache_dir())
+        except OSError as exc:  # a read-only or full cache: the numpy pass gives the same vectors
+            import logging
+
+            logging.getLogger(__name__).warning("cannot export MiniLM to ONNX in the cache (%s); using numpy", exc)
+            return super()._make_encoder()
+        return OnnxBert(model, hidden)
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
         encoder, _ = self._load()
