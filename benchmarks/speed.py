@@ -3,9 +3,10 @@
 One command (``make benchmark``) writes ``benchmarks/results/benchmark.json`` (every figure) and
 ``benchmarks/results/benchmark.md`` (the tables). Sections:
 
-* per router (random, mf, sw_ranking; bert when its checkpoint exists): single-prompt p50/p99
+* per router (random, mf, sw_ranking, the opt-in mf-static; bert when its checkpoint exists): single-prompt p50/p99
   with embedding, batch throughput at 1/32/256 prompts, and the embedding's share of the time;
 * cold start (import, load the default router, first decision) and peak RSS, in fresh processes;
+* the embedding paths (numpy, ONNX Runtime, static) side by side;
 * fast vs exact embedding: decision agreement at the threshold that sends 50% to the strong model;
 * RouteLLM 0.2.0 (installed by this script into its own virtualenv, torch pinned) on the same
   precomputed embeddings: MF with our shipped weights, SW ranking over 50,000 battles;
@@ -98,18 +99,44 @@ def throughput(router, prompts: list[str], batch: int) -> float:
     return len(prompts) / (time.perf_counter() - start)
 
 
-def bench_routers(prompts: list[str], batch_prompts: list[str], names: list[str]) -> dict:
-    from routellm_core.embeddings.minilm import NumpyEncoderEmbedder
+def fresh_embedder(name: str):
+    """An embedder that caches nothing (every call really embeds): the router's own kind."""
+    from routellm_core.embeddings.registry import default_minilm_class
+    from routellm_core.embeddings.static import StaticEmbedder
 
-    fresh = lambda: NumpyEncoderEmbedder(cache_size=0)  # noqa: E731 - every call really embeds
-    emb = fresh()
-    embed_ms = time_single(type("E", (), {"predict_proba": lambda self, p: emb.embed(p)})(), prompts)
-    vectors = emb.embed(prompts + batch_prompts)
-    math_embedder = Precomputed(prompts + batch_prompts, vectors)
-    results = {"embedding_only": percentiles(embed_ms)}
+    return StaticEmbedder(cache_size=0) if name.endswith("-static") else default_minilm_class()(cache_size=0)
+
+
+def bench_embedders(prompts: list[str], batch_prompts: list[str]) -> dict:
+    """The embedding paths side by side in the same run: single-prompt p50/p99 and prompts/s at 32."""
+    from routellm_core.embeddings.minilm import NumpyEncoderEmbedder, OnnxEncoderEmbedder
+    from routellm_core.embeddings.static import StaticEmbedder
+
+    out = {}
+    for label, emb in (("minilm numpy fp32", NumpyEncoderEmbedder(cache_size=0)),
+                       ("minilm onnxruntime fp32", OnnxEncoderEmbedder(cache_size=0)),
+                       ("static (model2vec of MiniLM)", StaticEmbedder(cache_size=0))):
+        print(f"  embedder {label} ...", file=sys.stderr, flush=True)
+        single = time_single(type("E", (), {"predict_proba": lambda self, p, e=emb: e.embed(p)})(), prompts)
+        start = time.perf_counter()
+        for s in range(0, len(batch_prompts), 32):
+            emb.embed(batch_prompts[s : s + 32])
+        out[label] = {"single_ms": percentiles(single), "batch32_per_s": round(len(batch_prompts) / (time.perf_counter() - start), 1)}
+    base = out["minilm numpy fp32"]["single_ms"]["p50"]
+    for row in out.values():
+        row["speedup_vs_numpy_p50"] = round(base / row["single_ms"]["p50"], 2)
+    return out
+
+
+def bench_routers(prompts: list[str], batch_prompts: list[str], names: list[str]) -> dict:
+    results: dict = {}
     for name in names:
         print(f"  {name} ...", file=sys.stderr, flush=True)
-        router = load_with(name, fresh())
+        emb = fresh_embedder(name)
+        embed_ms = time_single(type("E", (), {"predict_proba": lambda self, p, e=emb: e.embed(p)})(), prompts)
+        math_embedder = Precomputed(prompts + batch_prompts, emb.embed(prompts + batch_prompts))
+        results.setdefault("embedding_only" if not name.endswith("-static") else "static_embedding_only", percentiles(embed_ms))
+        router = load_with(name, fresh_embedder(name))
         single = time_single(router, prompts)
         row = {"single_ms": percentiles(single), "math_only_single_ms": percentiles(time_single(load_with(name, math_embedder), prompts))}
         row["embedding_share"] = round(float(np.median(embed_ms)) / row["single_ms"]["p50"], 3) if name != "random" else 0.0
@@ -142,22 +169,26 @@ def cold_start(cases: list[tuple[str, str, str]], repeats: int) -> dict:
 
 
 def agreement(prompts: list[str]) -> dict:
-    """Decisions of the fast (numpy) embedder vs the torch float32 reference at the 50% threshold."""
-    from routellm_core.embeddings.minilm import HFEncoderEmbedder, NumpyEncoderEmbedder
+    """Decisions of the fast embedders vs the torch float32 reference at the threshold sending 50% to strong,
+    and the opt-in static router vs mf, each at its own 50% threshold (calibrated on these prompts)."""
+    from routellm_core.embeddings.minilm import HFEncoderEmbedder, NumpyEncoderEmbedder, OnnxEncoderEmbedder
 
-    fast = NumpyEncoderEmbedder(cache_size=0).embed(prompts)
     exact = HFEncoderEmbedder(dtype="float32", cache_size=0, batch_size=16).embed(prompts)
-    bf16 = HFEncoderEmbedder(dtype="bfloat16", cache_size=0, batch_size=16).embed(prompts)
-    out = {"prompts": len(prompts), "max_abs_vector_diff": float(np.abs(fast - exact).max())}
+    paths = {"onnx_fp32": OnnxEncoderEmbedder(cache_size=0).embed(prompts),
+             "numpy_fp32": NumpyEncoderEmbedder(cache_size=0).embed(prompts),
+             "torch_bf16": HFEncoderEmbedder(dtype="bfloat16", cache_size=0, batch_size=16).embed(prompts)}
+    out: dict = {"prompts": len(prompts), **{f"max_abs_vector_diff_{k}": float(np.abs(v - exact).max()) for k, v in paths.items()}}
     for name in ("mf", "sw_ranking"):
         p_exact = load_with(name, Precomputed(prompts, exact)).predict_proba(prompts)
-        p_fast = load_with(name, Precomputed(prompts, fast)).predict_proba(prompts)
-        p_bf16 = load_with(name, Precomputed(prompts, bf16)).predict_proba(prompts)
         threshold = float(np.median(p_exact))
-        out[name] = {"agreement_numpy_fp32": float(np.mean((p_fast >= threshold) == (p_exact >= threshold))),
-                     "max_abs_prob_diff_numpy_fp32": float(np.abs(p_fast - p_exact).max()),
-                     "agreement_torch_bf16": float(np.mean((p_bf16 >= threshold) == (p_exact >= threshold))),
-                     "max_abs_prob_diff_torch_bf16": float(np.abs(p_bf16 - p_exact).max())}
+        out[name] = {}
+        for label, vectors in paths.items():
+            p = load_with(name, Precomputed(prompts, vectors)).predict_proba(prompts)
+            out[name][f"agreement_{label}"] = float(np.mean((p >= threshold) == (p_exact >= threshold)))
+            out[name][f"max_abs_prob_diff_{label}"] = float(np.abs(p - p_exact).max())
+        if name == "mf":
+            p_static = load_with("mf-static", fresh_embedder("mf-static")).predict_proba(prompts)
+            out["mf_static_vs_mf"] = float(np.mean((p_static >= np.median(p_static)) == (p_exact >= threshold)))
     return out
 
 
@@ -225,13 +256,13 @@ def versus_routellm(prompts: list[str], n_battles: int, n_sw: int) -> dict:
     }
 
 
-def server_latency(concurrency: list[int], requests: int) -> dict:
+def server_latency(concurrency: list[int], requests: int, router: str = "mf") -> dict:
     out = {}
     for c in concurrency:
         n = max(requests if c >= 16 else requests // 5, c)
         with tempfile.NamedTemporaryFile(suffix=".json") as fh:
             proc = subprocess.run([sys.executable, str(HERE / "load_test.py"), "--requests", str(n), "--concurrency", str(c),
-                                   "--json", fh.name, "--router", "mf"], capture_output=True, text=True, timeout=3600)
+                                   "--json", fh.name, "--router", router], capture_output=True, text=True, timeout=3600)
             if proc.returncode not in (0, 1):
                 out[str(c)] = {"error": proc.stderr.strip()[-500:]}
                 continue
@@ -248,12 +279,19 @@ def markdown(report: dict) -> str:
         lines += ["| router | single p50 ms | single p99 ms | embedding share | 1/s | 32/s | 256/s | math-only p50 ms |",
                   "|---|---|---|---|---|---|---|---|"]
         for name, row in routers.items():
-            if name == "embedding_only":
+            if name.endswith("embedding_only"):
                 continue
             t = row["throughput_per_s"]
             lines.append(f"| {name} | {row['single_ms']['p50']} | {row['single_ms']['p99']} | {row['embedding_share']:.0%} | "
                          f"{t['1']} | {t['32']} | {t['256']} | {row['math_only_single_ms']['p50']} |")
-        lines.append(f"\nMiniLM embedding alone: p50 {routers['embedding_only']['p50']} ms, p99 {routers['embedding_only']['p99']} ms.\n")
+        lines.append(f"\nMiniLM embedding alone (default path): p50 {routers['embedding_only']['p50']} ms, "
+                     f"p99 {routers['embedding_only']['p99']} ms.\n")
+    if report.get("embedders"):
+        lines += ["| embedder | single p50 ms | single p99 ms | x numpy (p50) | 32/s |", "|---|---|---|---|---|"]
+        for label, row in report["embedders"].items():
+            lines.append(f"| {label} | {row['single_ms']['p50']} | {row['single_ms']['p99']} | {row['speedup_vs_numpy_p50']}x | "
+                         f"{row['batch32_per_s']} |")
+        lines.append("")
     if report.get("cold_start"):
         lines += ["| cold start | in-process s | process wall s | process CPU s | peak RSS MB | imports torch |",
                   "|---|---|---|---|---|---|"]
@@ -266,13 +304,12 @@ def markdown(report: dict) -> str:
         lines.append("")
     if report.get("agreement"):
         a = report["agreement"]
-        lines += [f"Fast vs exact embedding on {a['prompts']} benchmark prompts (threshold: 50% strong):", "",
-                  "| router | numpy fp32 agreement | max abs dP | torch bf16 agreement | max abs dP |", "|---|---|---|---|---|"]
+        lines += [f"Fast vs exact (torch fp32) embedding on {a['prompts']} benchmark prompts (threshold: 50% strong):", "",
+                  "| router | path | agreement | max abs dP |", "|---|---|---|---|"]
         for name in ("mf", "sw_ranking"):
-            r = a[name]
-            lines.append(f"| {name} | {r['agreement_numpy_fp32']:.2%} | {r['max_abs_prob_diff_numpy_fp32']:.1e} | "
-                         f"{r['agreement_torch_bf16']:.2%} | {r['max_abs_prob_diff_torch_bf16']:.1e} |")
-        lines.append("")
+            for label in ("onnx_fp32", "numpy_fp32", "torch_bf16"):
+                lines.append(f"| {name} | {label} | {a[name]['agreement_' + label]:.2%} | {a[name]['max_abs_prob_diff_' + label]:.1e} |")
+        lines.append(f"\nmf-static vs mf, each at its own 50% threshold: {a['mf_static_vs_mf']:.2%} of decisions agree.\n")
     v = report.get("routellm")
     if v and "error" not in v:
         lines += [f"Versus RouteLLM 0.2.0, same precomputed embeddings (SW: {v['battles']} battles):", "",
@@ -284,14 +321,18 @@ def markdown(report: dict) -> str:
                   f"same probabilities to {v['mf']['same_probabilities_max_abs_diff']:.1e}.", ""]
     elif v:
         lines += [f"RouteLLM comparison failed: {v['error'][-300:]}", ""]
-    if report.get("server"):
-        lines += ["| server concurrency | requests | added p50 ms | added p99 ms | routing mean ms | errors |", "|---|---|---|---|---|---|"]
-        for c, row in report["server"].items():
+    for key, router in (("server", "mf"), ("server_mf_static", "mf-static")):
+        if not report.get(key):
+            continue
+        lines += [f"| server ({router}) concurrency | requests | added p50 ms | added p99 ms | routing mean ms | errors |",
+                  "|---|---|---|---|---|---|"]
+        for c, row in report[key].items():
             if "error" in row:
                 lines.append(f"| {c} | error | | | | |")
             else:
                 lines.append(f"| {c} | {row['requests']} | {row['added_ms'].get('p50')} | {row['added_ms'].get('p99')} | "
                              f"{row['routing_mean_ms']} | {row['errors']} |")
+        lines.append("")
     return "\n".join(lines) + "\n"
 
 
@@ -307,7 +348,7 @@ def main() -> int:
 
     from routellm_core.routers.defaults import find_default_checkpoint
 
-    names = args.routers or ["random", "mf", "sw_ranking"]
+    names = args.routers or ["random", "mf", "sw_ranking", "mf-static"]
     if args.routers is None:
         try:
             find_default_checkpoint("bert")
@@ -321,11 +362,15 @@ def main() -> int:
     report: dict = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                     "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                                f"load average {load[0]:.1f} at start, Python {platform.python_version()}"}
+    print("embedders ...", file=sys.stderr, flush=True)
+    report["embedders"] = bench_embedders(single, batch)
     print("routers ...", file=sys.stderr, flush=True)
     report["routers"] = bench_routers(single, batch, names)
     print("cold start ...", file=sys.stderr, flush=True)
-    report["cold_start"] = cold_start([("mf (numpy MiniLM, default)", "mf", ""),
-                                       ("sw_ranking (numpy MiniLM)", "sw_ranking", ""),
+    report["cold_start"] = cold_start([("mf (ONNX Runtime MiniLM, default)", "mf", ""),
+                                       ("mf (numpy MiniLM)", "mf", ", embedder='minilm-numpy'"),
+                                       ("mf-static (static embedder, opt-in)", "mf-static", ""),
+                                       ("sw_ranking (ONNX Runtime MiniLM)", "sw_ranking", ""),
                                        ("mf (torch MiniLM reference)", "mf", ", embedder='minilm-torch'")],
                                       repeats=1 if args.quick else 3)
     print("fast vs exact embedding ...", file=sys.stderr, flush=True)
@@ -336,6 +381,7 @@ def main() -> int:
     if not (args.skip_server or args.quick):
         print("server load test ...", file=sys.stderr, flush=True)
         report["server"] = server_latency([1, 16, 64], 1000)
+        report["server_mf_static"] = server_latency([1, 16, 64], 1000, router="mf-static")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "benchmark.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

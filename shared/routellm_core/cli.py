@@ -68,20 +68,33 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+RECIPES = ("default", "cascade", "static-embedder", "static")
+
+
 def _train_recipe(args: argparse.Namespace) -> int:
     """``train --recipe default``: rebuild the shipped default checkpoints (or ``--router``'s) with manifests."""
     from .recipe import build_default_checkpoints
-    from .routers.defaults import SHIPPED_ROUTERS
+    from .routers.defaults import SHIPPED_ROUTERS, STATIC_ROUTERS
     from .routers.registry import router_class
 
+    log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
+    if args.recipe not in RECIPES:
+        raise InvalidInputError(f"unknown recipe {args.recipe!r}: choose one of {', '.join(RECIPES)}")
     if args.recipe == "cascade":
         return _train_cascade_recipe(args)
-    if args.recipe != "default":
-        raise InvalidInputError(f"unknown recipe {args.recipe!r}: choose 'default' (routers) or 'cascade' (answer scorers)")
-    routers = [args.router] if args.router else list(SHIPPED_ROUTERS)
+    if args.recipe == "static-embedder":
+        from .embeddings.static import distill_static
+
+        print(json.dumps({"recipe": args.recipe, "embedder": str(distill_static(args.output, log=log))}))
+        return 0
+    routers = [args.router] if args.router else list(SHIPPED_ROUTERS if args.recipe == "default" else STATIC_ROUTERS)
     for name in routers:
         router_class(name)  # an unknown name fails before minutes of data loading
-    built = build_default_checkpoints(args.output, routers, args.data_dir, log=lambda msg: print(msg, file=sys.stderr))
+    if args.recipe == "static":  # the opt-in fast routers: same records, the distilled static embedder
+        built = build_default_checkpoints(args.output, routers, args.data_dir, log=log, training_embedder="minilm-static",
+                                          inference_embedder="minilm-static", suffix="-static")
+    else:
+        built = build_default_checkpoints(args.output, routers, args.data_dir, log=log)
     print(json.dumps({"recipe": args.recipe, "checkpoints": {k: str(v) for k, v in built.items()}}))
     return 0
 
@@ -194,7 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--router", help="router kind: mf (default), sw_ranking, bert, causal_llm")
     p.add_argument("--recipe", help="'default': rebuild the checkpoints shipped with the package "
                                     "(mf and sw_ranking, or --router's) with their manifests; --output is then a folder. "
-                                    "'cascade': rebuild the shipped answer scorers (default and features, or --router's)")
+                                    "'cascade': rebuild the shipped answer scorers (default and features, or --router's); "
+                                    "'static-embedder': distil MiniLM into the static embedder (model2vec); "
+                                    "'static': train the opt-in fast router (mf-static) on it")
     p.add_argument("--dataset", nargs="+", default=list(DEFAULT_DATASETS),
                    help="routerbench, mmlu, gsm8k, mt-bench (golden labels), arena_hard (judge verdicts), "
                         "chatbot_arena (human votes), alpaca_eval, or .jsonl/.csv files")

@@ -66,14 +66,14 @@ def read_manifest(path: str | os.PathLike[str]) -> dict:
 
 
 def write_manifest(path: Path, router, records: Sequence[PreferenceRecord], sources: list[dict],
-                   training_embedder: str) -> dict:
+                   training_embedder: str, recipe: str = "default") -> dict:
     from . import training
     from .embeddings import get_embedder
 
     files = {f.name: {"sha256": file_sha256(f), "bytes": f.stat().st_size}
              for f in sorted(path.iterdir()) if f.name != MANIFEST}
     manifest = {
-        "recipe": "default", "recipe_version": training.DEFAULT_RECIPE_VERSION, "router": router.name,
+        "recipe": recipe, "recipe_version": training.DEFAULT_RECIPE_VERSION, "router": router.name,
         "sources": sources, "training_records": len(records), "training_prompts": len({r.prompt for r in records}),
         "training_sha256": records_sha256(records), "params": router.get_params(),
         "training_embedder": training_embedder, "training_embedder_model_id": get_embedder(training_embedder).model_id,
@@ -85,26 +85,31 @@ def write_manifest(path: Path, router, records: Sequence[PreferenceRecord], sour
 
 def build_default_checkpoints(output_dir: str | os.PathLike[str] | None = None, routers: Sequence[str] = SHIPPED_ROUTERS,
                               data_dir: str | os.PathLike[str] | None = None, log: Callable[[str], None] = print,
-                              training_embedder: str = TRAINING_EMBEDDER) -> dict[str, Path]:
-    """Train ``routers`` with the default recipe into ``output_dir/<name>`` (default: the package's folder)."""
+                              training_embedder: str = TRAINING_EMBEDDER, inference_embedder: str = INFERENCE_EMBEDDER,
+                              suffix: str = "") -> dict[str, Path]:
+    """Train ``routers`` with the default recipe into ``output_dir/<name><suffix>`` (default: the package's folder).
+
+    The training records are always decontaminated with MiniLM (:data:`TRAINING_EMBEDDER`), so routers
+    built on another embedder (the static one) learn from exactly the same records.
+    """
     from . import training
 
     root = Path(output_dir) if output_dir else SHIPPED_DIR
     sources = recipe_sources(data_dir)
-    records = training.default_training_records(data_dir, embedder=training_embedder, log=log)
+    records = training.default_training_records(data_dir, embedder=TRAINING_EMBEDDER, log=log)
     built = {}
     for name in routers:
-        out = root / name
+        out = root / f"{name}{suffix}"
         log(f"training the default {name!r} router on {len(records)} records -> {out}")
         router = training.default_router(name, **_embedder_param(name, training_embedder)).fit(records)
         if hasattr(router, "embedder"):
-            router.embedder = INFERENCE_EMBEDDER  # what config.json names: the embedder that routes queries
+            router.embedder = inference_embedder  # what config.json names: the embedder that routes queries
         if out.is_dir():
             for old in out.iterdir():  # stale files from another format would confuse the manifest
                 if old.is_file():
                     old.unlink()
         router.save(out)
-        write_manifest(out, router, records, sources, training_embedder)
+        write_manifest(out, router, records, sources, training_embedder, "static" if suffix == "-static" else "default")
         built[name] = out
     return built
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from routellm_core.embeddings.minilm import HFEncoderEmbedder, NumpyEncoderEmbedder
+from routellm_core.embeddings.minilm import HFEncoderEmbedder, NumpyEncoderEmbedder, OnnxEncoderEmbedder
 from routellm_core.routers.mf import MFRouter
 
 # Lengths from 3 to 256+ tokens (the truncation limit), shared prefixes, unicode, near-duplicates.
@@ -23,10 +23,11 @@ POOL = [
 ]
 
 
-@pytest.fixture(scope="module")
-def uncached_router(small_router_path):
+@pytest.fixture(scope="module", params=["numpy", "onnx"])
+def uncached_router(request, small_router_path):
     """The small MF router with an embedder that caches nothing: every call really embeds."""
-    return MFRouter.load(small_router_path, embedder=NumpyEncoderEmbedder(cache_size=0, batch_size=4))
+    cls = {"numpy": NumpyEncoderEmbedder, "onnx": OnnxEncoderEmbedder}[request.param]
+    return MFRouter.load(small_router_path, embedder=cls(cache_size=0, batch_size=4))
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +41,14 @@ def test_probability_alone_equals_probability_in_any_batch(uncached_router, alon
     probs = uncached_router.predict_proba(batch)
     for prompt, p in zip(batch, probs):
         assert abs(p - alone[prompt]) <= 1e-6, f"{prompt[:40]!r}: {p} in a batch of {len(batch)} vs {alone[prompt]} alone"
+
+
+def test_onnx_minilm_matches_the_numpy_pass():
+    fast, exact = OnnxEncoderEmbedder(cache_size=0), NumpyEncoderEmbedder(cache_size=0)
+    assert fast.model_id == exact.model_id  # same function, so both share cached vectors
+    a, b = fast.embed(POOL), exact.embed(POOL)
+    assert np.abs(a - b).max() < 1e-5
+    assert (a * b).sum(axis=1).min() > 0.99999
 
 
 def test_numpy_minilm_matches_the_torch_reference():

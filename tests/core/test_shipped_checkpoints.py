@@ -20,6 +20,13 @@ def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
                           timeout=300, env={**os.environ, **(env or {})})
 
 
+def _python_in_empty_cache(code: str, cache) -> subprocess.CompletedProcess:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "ROUTELLM_CACHE_DIR": str(cache)})
+    assert out.returncode == 0, out.stderr
+    return out
+
+
 @pytest.fixture(scope="module")
 def sources(data_dir):
     return recipe_sources(data_dir)
@@ -49,9 +56,7 @@ def test_load_router_uses_the_shipped_checkpoint_without_training(tmp_path):
     code = ("import sys, routellm_core as rc; r = rc.load_router('mf'); d = r.route('Prove that 17 is prime.', 0.5); "
             "print(d.role, 'routellm_core.training' in sys.modules, 'torch' in sys.modules, "
             "'transformers' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "ROUTELLM_CACHE_DIR": str(tmp_path)})
-    assert out.returncode == 0, out.stderr
+    out = _python_in_empty_cache(code, tmp_path)
     role, training_imported, torch_imported, transformers_imported = out.stdout.split()
     assert role in {"strong", "weak"}
     assert (training_imported, torch_imported, transformers_imported) == ("False", "False", "False")
@@ -116,3 +121,19 @@ def test_retraining_the_recipe_reproduces_the_shipped_decisions(name, tmp_path, 
     threshold = float(np.median(p_shipped))
     agreement = np.mean((p_fresh >= threshold) == (p_shipped >= threshold))
     assert agreement >= 0.99, f"{name}: retrained router agrees on {agreement:.1%} of decisions"
+
+
+def test_static_router_ships_with_its_embedder_and_routes_without_torch(tmp_path, sources):
+    from routellm_core.embeddings.static import shipped_static_dir
+    from routellm_core.routers.defaults import STATIC_NAMES
+
+    for name in STATIC_NAMES:
+        manifest = read_manifest(shipped_checkpoint_path(name))
+        assert manifest["sources"] == sources and manifest["training_embedder"] == "minilm-static"
+        for fname, meta in manifest["files"].items():
+            assert file_sha256(shipped_checkpoint_path(name) / fname) == meta["sha256"]
+    assert {p.name for p in shipped_static_dir().iterdir()} == {"config.json", "model.safetensors", "tokenizer.json"}
+    code = ("import sys, routellm_core as rc; r = rc.load_router('mf-static'); "
+            "a = r.predict_proba(['Prove that 17 is prime.', 'hi']); b = r.predict_proba(['hi']); "
+            "print(r.embedder, abs(a[1] - b[0]) < 1e-7, 'torch' in sys.modules)")
+    assert _python_in_empty_cache(code, tmp_path).stdout.split() == ["minilm-static", "True", "False"]

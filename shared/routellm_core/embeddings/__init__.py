@@ -6,11 +6,11 @@ from .base import CallableEmbedder, Embedder
 from .registry import get_embedder
 
 __all__ = ["Embedder", "CallableEmbedder", "get_embedder", "HFEncoderEmbedder", "MiniLMEmbedder", "NumpyEncoderEmbedder",
-           "OpenAIEmbedder"]
+           "OnnxEncoderEmbedder", "OpenAIEmbedder"]
 
 
 def __getattr__(name: str):
-    if name in {"HFEncoderEmbedder", "MiniLMEmbedder", "NumpyEncoderEmbedder"}:
+    if name in {"HFEncoderEmbedder", "MiniLMEmbedder", "NumpyEncoderEmbedder", "OnnxEncoderEmbedder"}:
         from . import minilm
 
         return getattr(minilm, name)

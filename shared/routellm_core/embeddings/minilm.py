@@ -162,18 +162,21 @@ class NumpyEncoderEmbedder(Embedder):
         if self._encoder is None:
             from tokenizers import Tokenizer
 
-            from .numpy_bert import NumpyBert
-
             if not (self.model_dir / "tokenizer.json").is_file():
                 raise CheckpointError(f"no fast tokenizer in {self.model_dir} (tokenizer.json missing)")
             tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
             tokenizer.no_truncation()
             tokenizer.no_padding()
-            self._encoder = NumpyBert(self.model_dir)
+            self._encoder = self._make_encoder()
             self._tokenizer = tokenizer
             self._special = (tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]"))
             self.dim = self._encoder.hidden
         return self._encoder, self._tokenizer
+
+    def _make_encoder(self):
+        from .numpy_bert import NumpyBert
+
+        return NumpyBert(self.model_dir)
 
     def token_ids(self, texts: list[str]) -> list[list[int]]:
         """Token ids with [CLS]/[SEP] and head+tail truncation to ``max_length``."""
@@ -193,4 +196,38 @@ class NumpyEncoderEmbedder(Embedder):
             by_length.setdefault(len(x), []).append(i)
         for rows in by_length.values():  # same length: stacked, no padding, results unchanged
             out[rows] = encoder.mean_pooled(np.asarray([ids[i] for i in rows], dtype=np.int64))
+        return out
+
+
+class OnnxEncoderEmbedder(NumpyEncoderEmbedder):
+    """The same float32 MiniLM vectors, run by ONNX Runtime: 2-4x faster than numpy, still without torch.
+
+    Why: the embedding is nearly all of a route's cost. The graph is built from the packaged safetensors
+    and exported once into the cache (``$ROUTELLM_CACHE_DIR/onnx``, :mod:`onnx_bert`); vectors agree with the numpy and torch float32 paths to ~1e-6, so
+    all three share one cache key. Each prompt is run on its own: ONNX Runtime's kernels may round a
+    row differently when rows are stacked (~1e-7), and a decision must never depend on its neighbours.
+    """
+
+    def _make_encoder(self):
+        import json
+
+        from ..datadir import default_cache_dir
+        from .onnx_bert import OnnxBert, exported_onnx
+
+        hidden = int(json.loads((self.model_dir / "config.json").read_text(encoding="utf-8"))["hidden_size"])
+        try:
+            model = exported_onnx(self.model_dir, default_cache_dir())
+        except OSError as exc:  # a read-only or full cache: the numpy pass gives the same vectors
+            import logging
+
+            logging.getLogger(__name__).warning("cannot export MiniLM to ONNX in the cache (%s); using numpy", exc)
+            return super()._make_encoder()
+        return OnnxBert(model, hidden)
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        encoder, _ = self._load()
+        ids = self.token_ids(texts)
+        out = np.empty((len(texts), encoder.hidden), dtype=np.float32)
+        for i, x in enumerate(ids):  # one prompt per run: bit-for-bit the same alone or in any batch
+            out[i] = encoder.mean_pooled(np.asarray([x], dtype=np.int64))[0]
         return out

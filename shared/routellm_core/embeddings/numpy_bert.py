@@ -51,24 +51,48 @@ def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float)
     return centred / np.sqrt(var + eps) * weight + bias
 
 
+_SAFETENSORS_DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64}
+
+
+def read_safetensors(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """The floating-point tensors of a ``.safetensors`` file as copy-on-write memory maps.
+
+    Why not ``safetensors.numpy.load_file``: it holds the file and a copy at once (~2x the model at
+    peak), while a map costs only the pages that are read -- an embedding table's unused rows never are.
+    """
+    with open(path, "rb") as fh:
+        size = int.from_bytes(fh.read(8), "little")
+        header = json.loads(fh.read(size))
+    data = np.memmap(path, dtype=np.uint8, mode="c", offset=8 + size)
+    tensors = {}
+    for name, info in header.items():
+        dtype = _SAFETENSORS_DTYPES.get(info["dtype"]) if name != "__metadata__" else None
+        if dtype is not None:
+            start, end = info["data_offsets"]
+            tensors[name] = data[start:end].view(dtype).reshape(info["shape"])
+    return tensors
+
+
 class NumpyBert:
     """Weights of a BERT encoder (``config.json`` + ``model.safetensors``) and its forward pass."""
 
     def __init__(self, model_dir: str | os.PathLike[str]) -> None:
-        from safetensors.numpy import load_file
-
         model_dir = Path(model_dir)
         try:
             config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
-            tensors = load_file(str(model_dir / "model.safetensors"))
+            tensors = read_safetensors(model_dir / "model.safetensors")
         except (OSError, ValueError) as exc:
             raise CheckpointError(f"cannot read the encoder in {model_dir}: {exc}") from None
         if config.get("model_type") != "bert" or config.get("position_embedding_type", "absolute") != "absolute":
             raise CheckpointError(f"{model_dir} is not a plain BERT encoder (model_type={config.get('model_type')!r})")
         prefix = "bert." if "bert.embeddings.word_embeddings.weight" in tensors else ""
-        t = {k[len(prefix):]: v.astype(np.float32, copy=False) for k, v in tensors.items()
-             if k.startswith(prefix) and v.dtype.kind == "f"}
-        del tensors  # weights are kept once: transposes below are views, which BLAS takes as they are
+        t = {k[len(prefix):]: v.astype(np.float32, copy=False) for k, v in tensors.items() if k.startswith(prefix)}
+        del tensors
+        # Linear weights are stored (in, out) and contiguous, once: numpy multiplies them as they are, and
+        # ONNX Runtime uses the same buffers without a copy (onnx_bert); biases and norms stay mapped.
+        def dense(name: str) -> tuple[np.ndarray, np.ndarray]:
+            return np.ascontiguousarray(t[name + ".weight"].T), t[name + ".bias"]
+
         self.heads = int(config["num_attention_heads"])
         self.hidden = int(config["hidden_size"])
         self.eps = float(config.get("layer_norm_eps", 1e-12))
@@ -80,14 +104,14 @@ class NumpyBert:
         self.layers = []
         for i in range(int(config["num_hidden_layers"])):
             p = f"encoder.layer.{i}."
-            qkv_w = np.concatenate([t[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value")])
+            qkv_w = np.concatenate([t[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value")]).T
             qkv_b = np.concatenate([t[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")])
             self.layers.append({
-                "qkv": (qkv_w.T, qkv_b),
-                "attn_out": (t[p + "attention.output.dense.weight"].T, t[p + "attention.output.dense.bias"]),
+                "qkv": (np.ascontiguousarray(qkv_w), qkv_b),
+                "attn_out": dense(p + "attention.output.dense"),
                 "ln1": (t[p + "attention.output.LayerNorm.weight"], t[p + "attention.output.LayerNorm.bias"]),
-                "ffn_in": (t[p + "intermediate.dense.weight"].T, t[p + "intermediate.dense.bias"]),
-                "ffn_out": (t[p + "output.dense.weight"].T, t[p + "output.dense.bias"]),
+                "ffn_in": dense(p + "intermediate.dense"),
+                "ffn_out": dense(p + "output.dense"),
                 "ln2": (t[p + "output.LayerNorm.weight"], t[p + "output.LayerNorm.bias"]),
             })
 

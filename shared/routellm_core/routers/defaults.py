@@ -22,6 +22,10 @@ SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 # bert and causal_llm are fine-tuned transformers (hundreds of MB): trained explicitly instead.
 SHIPPED_ROUTERS: tuple[str, ...] = ("mf", "sw_ranking")
 MANIFEST = "manifest.json"
+# Opt-in fast routers on the distilled static embedder (``routellm-core train --recipe static``): their
+# checkpoint folder is their name; the base router kind is the part before "-static".
+STATIC_ROUTERS: tuple[str, ...] = ("mf",)
+STATIC_NAMES: tuple[str, ...] = tuple(f"{name}-static" for name in STATIC_ROUTERS)
 
 
 def shipped_checkpoint_path(name: str) -> Path:
@@ -39,7 +43,10 @@ def find_default_checkpoint(name: str) -> Path:
     for path in (cached_checkpoint_path(name), shipped_checkpoint_path(name)):
         if (path / "config.json").is_file():
             return path
-    hint = (f"run `routellm-core train --router {name}` to train it (saved to {cached_checkpoint_path(name)})"
-            if name not in SHIPPED_ROUTERS else
-            "it ships with the package, but this copy lacks it; rebuild it with `routellm-core train --recipe default`")
+    if name in STATIC_NAMES:
+        hint = "it ships with the package, but this copy lacks it; rebuild it with `routellm-core train --recipe static`"
+    elif name in SHIPPED_ROUTERS:
+        hint = "it ships with the package, but this copy lacks it; rebuild it with `routellm-core train --recipe default`"
+    else:
+        hint = f"run `routellm-core train --router {name}` to train it (saved to {cached_checkpoint_path(name)})"
     raise CheckpointError(f"no default checkpoint for router {name!r}: {hint}")

@@ -85,13 +85,15 @@ def _resolve(router: str | os.PathLike[str], **kwargs) -> Router:
     if not text:
         raise UnknownRouterError("router name is empty")
     path = Path(text).expanduser()
+    from .defaults import STATIC_NAMES, find_default_checkpoint
+
     if text in _ROUTER_CLASSES:
         cls = router_class(text)
         if not cls.trainable:
             return cls(**kwargs)
-        from .defaults import find_default_checkpoint
-
         return cls.load(find_default_checkpoint(text), **kwargs)
+    if text in STATIC_NAMES:  # "mf-static": the opt-in fast router shipped with the package
+        return load_checkpoint(find_default_checkpoint(text), **kwargs)
     if path.exists() or os.sep in text or text.startswith("."):
         return load_checkpoint(path, **kwargs)
     raise UnknownRouterError(f"unknown router {text!r}; choose one of {', '.join(router_names())} or a checkpoint path")

@@ -46,9 +46,9 @@ def use_memory_embedder(router: Router) -> None:
 
     if isinstance(router, EmbeddingRouter) and isinstance(router.embedder, str) and router.embedder in _MINILM_SPECS:
         if "minilm" not in _memory_embedders:
-            from ..embeddings.minilm import NumpyEncoderEmbedder  # the library's default: same probabilities
+            from ..embeddings.registry import default_minilm_class  # the library's default: same probabilities
 
-            _memory_embedders["minilm"] = NumpyEncoderEmbedder(cache_size=4096)
+            _memory_embedders["minilm"] = default_minilm_class()(cache_size=4096)
         router.embedder = _memory_embedders["minilm"]
 
 
