@@ -52,7 +52,8 @@ def test_shipped_manifest_matches_what_the_recipe_reads(name, sources):
 
 
 def test_load_router_uses_the_shipped_checkpoint_without_training(tmp_path):
-    # An empty cache: only the package's files can answer, and nothing may be trained or written.
+    # An empty cache: only the package's files can answer and nothing is trained; the one thing written
+    # is the embedder's ONNX export (built from the packaged MiniLM weights).
     code = ("import sys, routellm_core as rc; r = rc.load_router('mf'); d = r.route('Prove that 17 is prime.', 0.5); "
             "print(d.role, 'routellm_core.training' in sys.modules, 'torch' in sys.modules, "
             "'transformers' in sys.modules)")
@@ -61,6 +62,8 @@ def test_load_router_uses_the_shipped_checkpoint_without_training(tmp_path):
     assert role in {"strong", "weak"}
     assert (training_imported, torch_imported, transformers_imported) == ("False", "False", "False")
     assert not any(tmp_path.rglob("*.safetensors"))
+    written = {p.relative_to(tmp_path).parts[0] for p in tmp_path.rglob("*") if p.is_file()}
+    assert written <= {"onnx"}, written
 
 
 def test_missing_default_checkpoint_says_how_to_build_it(tmp_path, monkeypatch):
