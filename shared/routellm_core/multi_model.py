@@ -28,7 +28,7 @@ import numpy as np
 from .calibration import threshold_for_fraction
 from .errors import InvalidInputError
 from .models import canonical_model_name
-from .policy import EMPTY_TEXT, Attempt, RouterSpec, Turn, error_text, resolve_router, turns_text
+from .policy import Attempt, RouterSpec, Turn, checked_texts, error_text, resolve_router, turns_text
 from .pricing import Price
 from .routers.base import Router, check_threshold, scoring_lock
 
@@ -308,14 +308,7 @@ class MultiModelPolicy:
     # --- decisions -------------------------------------------------------------------------------
     def decide(self, texts: Sequence[str]) -> list[MultiModelDecision]:
         """One decision per text, from one router call per top model."""
-        if isinstance(texts, str):
-            raise InvalidInputError("decide() takes a list of texts, not a single string")
-        texts = list(texts)
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise InvalidInputError(f"text {i} is {type(text).__name__}, expected str")
-        if any(not t.strip() for t in texts) and self.on_empty == "error":
-            raise InvalidInputError(EMPTY_TEXT)
+        texts = checked_texts(texts, self.on_empty)
         threshold = self.resolved_threshold()
         router = self.resolved_router()
         scored = [t for t in texts if t.strip()]

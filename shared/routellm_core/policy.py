@@ -336,15 +336,6 @@ class RoutingPolicy:
         return RoutingDecision(self.on_empty, float("nan"), float("nan") if threshold is None else threshold,
                                name or self.router_label)
 
-    def _checked(self, texts: Sequence[str]) -> list[str]:
-        if isinstance(texts, str):
-            raise InvalidInputError("decide() takes a list of texts, not a single string")
-        out = list(texts)
-        for i, text in enumerate(out):
-            if not isinstance(text, str):
-                raise InvalidInputError(f"text {i} is {type(text).__name__}, expected str")
-        return out
-
     def _decisions(self, texts: list[str], probs: Sequence[float], threshold: float, name: str) -> list[RoutingDecision]:
         scored = iter(probs)
         out = []
@@ -358,9 +349,7 @@ class RoutingPolicy:
 
     def decide(self, texts: Sequence[str]) -> list[RoutingDecision]:
         """One decision per text, from one router call (strong iff P(strong wins) >= threshold)."""
-        texts = self._checked(texts)
-        if texts and not all(t.strip() for t in texts) and self.on_empty == "error":
-            raise InvalidInputError(EMPTY_TEXT)
+        texts = checked_texts(texts, self.on_empty)
         router = self.resolved_router()
         threshold = self.resolved_threshold()
         scored = [t for t in texts if t.strip()]
@@ -374,9 +363,7 @@ class RoutingPolicy:
         Scoring runs in one worker thread; texts from concurrent calls on the same router that
         arrive while it is busy are scored together in the next router call (micro-batching).
         """
-        texts = self._checked(texts)
-        if texts and not all(t.strip() for t in texts) and self.on_empty == "error":
-            raise InvalidInputError(EMPTY_TEXT)
+        texts = checked_texts(texts, self.on_empty)
         if "router" not in self._state or (self.threshold is None and "threshold" not in self._state):
             await asyncio.to_thread(self.resolve)  # loading and calibrating are slow: off the loop
         router, threshold = self.resolved_router(), self.resolved_threshold()
@@ -439,6 +426,20 @@ def error_text(error: BaseException) -> str:
 def flat_metadata(meta: Mapping[str, Any], prefix: str = "routellm_") -> dict[str, Any]:
     """Metadata as flat prefixed keys (tracing tools search these), without empty values."""
     return {f"{prefix}{k}": v for k, v in meta.items() if v is not None}
+
+
+def checked_texts(texts: Sequence[str], on_empty: str) -> list[str]:
+    """The texts of one decide() call as a list: a clear error for a bare string, a non-string or
+    (when ``on_empty`` is "error") an empty text."""
+    if isinstance(texts, str):
+        raise InvalidInputError("decide() takes a list of texts, not a single string")
+    out = list(texts)
+    for i, text in enumerate(out):
+        if not isinstance(text, str):
+            raise InvalidInputError(f"text {i} is {type(text).__name__}, expected str")
+    if on_empty == "error" and not all(t.strip() for t in out):
+        raise InvalidInputError(EMPTY_TEXT)
+    return out
 
 
 def decide_many(pairs: Sequence[tuple[RoutingPolicy, str]]) -> list[RoutingDecision | Exception]:
