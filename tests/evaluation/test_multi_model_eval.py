@@ -82,3 +82,15 @@ def test_cross_fit_never_scores_a_prompt_its_router_trained_on(data_dir):
     assert len(seen) == 2 and all(not (trained & scored) for trained, scored in seen)
     assert pairwise.shape == (40, 11, 11) and np.allclose(pairwise + pairwise.transpose(0, 2, 1), 1.0)
     assert expected.shape == (40, 11) and (expected > 0).all()
+
+
+@pytest.mark.parametrize("bad", ["nope", "2"])
+def test_a_bad_prompt_weight_is_a_one_line_error(bad, data_dir, tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "routellm_core.cli", "evaluate", "-b", "arena", "--multi-model",
+                          "--prompt-weight", bad, "--no-plot", "--data-dir", str(data_dir), "-o", str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "prompt" in out.stderr and bad in out.stderr

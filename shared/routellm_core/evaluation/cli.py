@@ -63,6 +63,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "curves, AIQ, single models, oracle and random mix (see docs/multi-model.md)")
     p.add_argument("--embedder", default=None, help="--multi-model: embedder of the cross-fitted mf routers "
                                                     "(default minilm-bf16, the training recipe's)")
+    p.add_argument("--prompt-weight", default="validation", help="--multi-model: mf's prompt weight, a number in "
+                   "[0, 1] (1 = the paper's MF, 0 = prompt-blind model strengths) or 'validation' (default: picked "
+                   "on each fold's validation prompts)")
     custom = p.add_argument_group("your own benchmark tables")
     custom.add_argument("--strong-model", help="strong model's column (correctness) or model name (judged); for arena "
                                                "a model with Arena-Hard verdicts (default gpt-4o)")

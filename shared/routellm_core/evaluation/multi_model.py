@@ -220,8 +220,12 @@ def save_multi_plot(res: MultiResult, path: str | Path) -> Path:
 
 def run_multi(names: Sequence[str], output: Path, embedder: str, k: int = 5, n_boot: int = 200, seed: int = 0,
               data_dir: Any = None, plot: bool = True, epochs: int = 40,
-              log: Callable[[str], None] | None = None) -> list[MultiResult]:
-    """Load each benchmark, cross-fit MF, evaluate, write ``<name>.png`` and ``multi_model.md``."""
+              log: Callable[[str], None] | None = None, prompt_weight: float | str = "validation") -> list[MultiResult]:
+    """Load each benchmark, cross-fit MF, evaluate, write ``<name>.png`` and ``multi_model.md``.
+
+    ``prompt_weight`` is MF's (see :class:`~routellm_core.routers.mf.MFRouter`); "validation" picks it
+    on each fold's own validation prompts, so no held-out item takes part in the choice.
+    """
     from ..errors import InvalidInputError
     from ..routers.mf import MFRouter
     from .multi_data import MULTI_BENCHMARKS
@@ -233,10 +237,17 @@ def run_multi(names: Sequence[str], output: Path, embedder: str, k: int = 5, n_b
             raise InvalidInputError(f"--multi-model works on {', '.join(sorted(MULTI_BENCHMARKS))}, not {name!r}")
         bench = MULTI_BENCHMARKS[key](data_dir)
         pair = (bench.models[0], bench.models[1])  # any two: MF learns every model; fit() checks a pair exists
-        pairwise, expected = cross_fit_probabilities(
-            bench, lambda pair=pair: MFRouter(embedder=embedder, strong_model=pair[0], weak_model=pair[1],  # type: ignore[misc]
-                                              epochs=epochs, show_progress=False, seed=seed), k, seed, log)
+        routers: list[MFRouter] = []
+
+        def make_router(pair: tuple[str, str] = pair, routers: list[MFRouter] = routers) -> MFRouter:
+            routers.append(MFRouter(embedder=embedder, strong_model=pair[0], weak_model=pair[1], epochs=epochs,
+                                    show_progress=False, seed=seed, prompt_weight=prompt_weight))
+            return routers[-1]
+
+        pairwise, expected = cross_fit_probabilities(bench, make_router, k, seed, log)
         res = evaluate_multi(bench, pairwise, expected, n_boot=n_boot, seed=seed)
+        res.notes.append(f"\nMF prompt weight ({prompt_weight}), per fold: "
+                         f"{', '.join(f'{r.prompt_weight_:g}' for r in routers)}.")
         if plot:
             res.plot_path = save_multi_plot(res, output / f"{bench.name}-multi-model.png")
         results.append(res)

@@ -427,6 +427,13 @@ class Evaluator:
                          f"scoring with {k}-fold cross-fitting so no item is scored by a router that saw it")
                 router = _align_pair(default_router(default_name), bench, self.log)
                 result = self._cross_fit_result(router, default_name, bench, bench_hash, costs, k)
+            elif default_name and self.cross_fit and router_class(default_name).trainable:
+                # Cross-fitting trains every fold afresh: the recipe's parameters are the template, so no
+                # default checkpoint has to be trained (or shipped) first, e.g. for bert on a CPU.
+                from ..training import default_router
+
+                router = _align_pair(default_router(default_name), bench, self.log)
+                result = self._cross_fit_result(router, default_name, bench, bench_hash, costs, self.cross_fit)
             else:
                 with embedding_disk_cache(self.cache.embedding_dir if self.cache else None):
                     router = load_router(spec)  # may train a default router once (embeddings land in the disk cache)

@@ -4,6 +4,14 @@ Each model m has a learned vector v_m; the prompt embedding e(q) is projected to
 the model's score on q is ``s(m, q) = w . (normalize(v_m) * (W e(q)))`` and
 P(a beats b | q) = sigmoid(s(a, q) - s(b, q)). Any number of models; the strong/weak pair is
 picked at inference. Training needs torch; inference is plain numpy.
+
+``prompt_weight`` (alpha) shrinks each score toward the model's mean score over the training
+prompts, ``s_mean(m) + alpha * (s(m, q) - s_mean(m))``: 1 is the paper's MF, 0 a prompt-blind
+ranking of model strengths. Where the prompt predicts little (real Arena prompts), a full-weight
+prompt term adds noise that can rank a weaker model above a stronger one; ``"validation"`` picks
+alpha on the held-out validation prompts by log-loss. For a strong/weak pair any alpha > 0 is a
+monotone change of P, so calibrated thresholds route the same prompts; it matters for raw
+thresholds and for routing among many models.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..embeddings import Embedder
-from ..errors import CheckpointError, DataError
+from ..errors import CheckpointError, DataError, InvalidInputError
 from ..models import STRONG_MODEL, WEAK_MODEL
 from ..records import PreferenceRecord
 from .base import StrongWeakPair
@@ -39,14 +47,20 @@ ROUTELLM_MF_MODELS = [
 ]
 
 
+# Candidate prompt weights for ``prompt_weight="validation"``.
+PROMPT_WEIGHT_GRID: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
+
+
 class MFRouter(StrongWeakPair, EmbeddingRouter):
     name = "mf"
 
     def __init__(self, embedder: str | Embedder = "minilm", strong_model: str = STRONG_MODEL,
                  weak_model: str = WEAK_MODEL, dim: int = 128, epochs: int = 40, batch_size: int = 2048,
                  lr: float = 3e-3, weight_decay: float = 1e-5, tie_weight: float = 0.5, val_fraction: float = 0.1,
-                 patience: int = 5, seed: int = 0, show_progress: bool = True) -> None:
+                 patience: int = 5, seed: int = 0, show_progress: bool = True,
+                 prompt_weight: float | str = 1.0) -> None:
         super().__init__(embedder, strong_model, weak_model, show_progress)
+        self.prompt_weight = _check_prompt_weight(prompt_weight)
         self.dim, self.epochs, self.batch_size = int(dim), int(epochs), int(batch_size)
         self.lr, self.weight_decay, self.tie_weight = float(lr), float(weight_decay), float(tie_weight)
         self.val_fraction, self.patience, self.seed = float(val_fraction), int(patience), int(seed)
@@ -55,7 +69,7 @@ class MFRouter(StrongWeakPair, EmbeddingRouter):
         return {"embedder": self.embedder_spec, "strong_model": self.strong_model, "weak_model": self.weak_model,
                 "dim": self.dim, "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
                 "weight_decay": self.weight_decay, "tie_weight": self.tie_weight, "val_fraction": self.val_fraction,
-                "patience": self.patience, "seed": self.seed}
+                "patience": self.patience, "seed": self.seed, "prompt_weight": self.prompt_weight}
 
     # --- training -------------------------------------------------------------------------------
     def fit(self, records: Sequence[PreferenceRecord]) -> MFRouter:
@@ -119,19 +133,51 @@ class MFRouter(StrongWeakPair, EmbeddingRouter):
         self.projection_ = best_state[1].numpy().astype(np.float32)
         self.classifier_ = best_state[2].numpy().astype(np.float32)
         self.val_loss_ = best
+        raw = self._raw_scores(text)
+        self.score_means_ = raw.mean(axis=0).astype(np.float32)
+        self.prompt_weight_ = (self._fit_prompt_weight(raw, rows[is_val]) if self.prompt_weight == "validation"
+                               else float(self.prompt_weight))
         self._check_pair()
         return self
+
+    def _fit_prompt_weight(self, raw: np.ndarray, rows: np.ndarray) -> float:
+        """The alpha of PROMPT_WEIGHT_GRID with the least weighted log-loss on the validation records."""
+        if not len(rows):
+            return 1.0
+        p, a, b = rows[:, 0].astype(int), rows[:, 1].astype(int), rows[:, 2].astype(int)
+        target = rows[:, 3]
+        weight = rows[:, 4] * np.where(np.abs(target - 0.5) <= 0.1, self.tie_weight, 1.0)
+        blind = self.score_means_[a] - self.score_means_[b]
+        full = raw[p, a] - raw[p, b]
+        losses = []
+        for alpha in PROMPT_WEIGHT_GRID:
+            logit = blind + alpha * (full - blind)
+            # BCE with logits, stable: max(z, 0) - z * y + log(1 + exp(-|z|))
+            loss = np.maximum(logit, 0) - logit * target + np.log1p(np.exp(-np.abs(logit)))
+            losses.append(float((loss * weight).sum() / max(weight.sum(), 1e-12)))
+        self.prompt_weight_losses_ = dict(zip(PROMPT_WEIGHT_GRID, losses, strict=True))
+        return float(PROMPT_WEIGHT_GRID[int(np.argmin(losses))])
 
     def _check_pair(self) -> None:
         self._model_index(self.strong_model, self.models_)
         self._model_index(self.weak_model, self.models_)
 
     # --- inference ------------------------------------------------------------------------------
-    def scores(self, prompts: Sequence[str]) -> np.ndarray:
-        """s(m, q) for every model m (columns, in ``models_`` order) and prompt q (rows)."""
-        q = self._embed(prompts) @ self.projection_.T
+    def _raw_scores(self, text: np.ndarray) -> np.ndarray:
+        """The paper's s(m, q) from prompt embeddings (no prompt weight)."""
+        q = text @ self.projection_.T
         mv = self.model_vectors_ / np.maximum(np.linalg.norm(self.model_vectors_, axis=1, keepdims=True), 1e-12)
         return (q[:, None, :] * mv[None, :, :]) @ self.classifier_
+
+    def _weighted(self, raw: np.ndarray) -> np.ndarray:
+        alpha = getattr(self, "prompt_weight_", 1.0)
+        if alpha == 1.0:
+            return raw
+        return self.score_means_ + alpha * (raw - self.score_means_)
+
+    def scores(self, prompts: Sequence[str]) -> np.ndarray:
+        """s(m, q) for every model m (columns, in ``models_`` order) and prompt q (rows), prompt weight applied."""
+        return self._weighted(self._raw_scores(self._embed(prompts)))
 
     def _predict(self, prompts: list[str]) -> np.ndarray:
         return self.win_probabilities(prompts, self.strong_model, [self.weak_model])[:, 0]
@@ -150,11 +196,15 @@ class MFRouter(StrongWeakPair, EmbeddingRouter):
             raise DataError("mf router is not trained: call fit() or load a checkpoint")
         idx = [self._model_index(m, self.models_) for m in models]
         q = self._embed(list(prompts)) @ self.projection_.T
+        alpha = getattr(self, "prompt_weight_", 1.0)
         out = np.full((q.shape[0], len(idx), len(idx)), 0.5, dtype=np.float64)
         for a, b in itertools.combinations(range(len(idx)), 2):
             mv = self.model_vectors_[[idx[a], idx[b]]]
             mv = mv / np.maximum(np.linalg.norm(mv, axis=1, keepdims=True), 1e-12)
             diff = (q * (mv[0] - mv[1])) @ self.classifier_
+            if alpha != 1.0:
+                blind = float(self.score_means_[idx[a]] - self.score_means_[idx[b]])
+                diff = blind + alpha * (diff - blind)
             p = 1.0 / (1.0 + np.exp(-diff))
             out[:, a, b] = p
             out[:, b, a] = 1.0 - p
@@ -162,8 +212,11 @@ class MFRouter(StrongWeakPair, EmbeddingRouter):
 
     # --- persistence ----------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        config = {"router": self.name, **self.get_params(), "models": self.models_}
+        config = {"router": self.name, **self.get_params(), "models": self.models_,
+                  "fitted_prompt_weight": getattr(self, "prompt_weight_", 1.0)}
         tensors = {"model_vectors": self.model_vectors_, "projection": self.projection_, "classifier": self.classifier_}
+        if hasattr(self, "score_means_"):
+            tensors["score_means"] = self.score_means_
         return write_checkpoint(path, config, tensors)
 
     @classmethod
@@ -180,6 +233,11 @@ class MFRouter(StrongWeakPair, EmbeddingRouter):
         router.model_vectors_ = tensors["model_vectors"]
         router.projection_ = tensors["projection"]
         router.classifier_ = tensors["classifier"].reshape(-1)
+        router.prompt_weight_ = float(_check_prompt_weight(config.get("fitted_prompt_weight", 1.0), path))
+        if "score_means" in tensors:
+            router.score_means_ = tensors["score_means"].reshape(-1)
+        elif router.prompt_weight_ != 1.0:
+            raise CheckpointError(f"checkpoint {path}: prompt weight {router.prompt_weight_} needs tensor score_means")
         _check_shapes(router, path)
         router._check_pair()
         return router
@@ -209,6 +267,23 @@ class MFRouter(StrongWeakPair, EmbeddingRouter):
         return router
 
 
+def _check_prompt_weight(value: float | str, path: object = None) -> float | str:
+    """A prompt weight in [0, 1], or "validation"; anything else names the problem."""
+    where = f"checkpoint {path}: " if path is not None else ""
+    if isinstance(value, str) and value == "validation":
+        if path is not None:
+            raise CheckpointError(f"{where}fitted_prompt_weight must be a number, not 'validation'")
+        return value
+    try:
+        alpha = float(value)
+    except (TypeError, ValueError):
+        alpha = float("nan")
+    if isinstance(value, bool) or not 0.0 <= alpha <= 1.0:
+        message = f"{where}prompt_weight must be a number in [0, 1] or 'validation', not {value!r}"
+        raise CheckpointError(message) if path is not None else InvalidInputError(message)
+    return alpha
+
+
 def _routellm_name(name: str) -> str:
     from ..models import canonical_model_name
 
@@ -217,7 +292,9 @@ def _routellm_name(name: str) -> str:
 
 def _check_shapes(router: MFRouter, path) -> None:
     m, d = router.model_vectors_.shape
-    if m != len(router.models_) or router.projection_.shape[0] != d or router.classifier_.shape[0] != d:
+    means = getattr(router, "score_means_", np.zeros(m))
+    if (m != len(router.models_) or router.projection_.shape[0] != d or router.classifier_.shape[0] != d
+            or means.shape != (m,)):
         raise CheckpointError(
             f"checkpoint {path}: tensor shapes do not match (model vectors {router.model_vectors_.shape}, "
             f"projection {router.projection_.shape}, classifier {router.classifier_.shape}, {len(router.models_)} models)"
