@@ -96,7 +96,7 @@ def test_secrets_never_show(tmp_path, env, caplog):
 @pytest.mark.parametrize("text, words", [
     ("strong: [1, 2\n", "not valid YAML"),
     ("- a\n- b\n", "mapping at top level"),
-    ("weak: {base_url: http://x/v1, model: m}\nrouters: {mf: mf}\n", "strong: Field required"),
+    ("weak: {base_url: http://x/v1, model: m}\nrouters: {mf: mf}\n", "missing: strong"),
     (YAML.replace("model: gpt-4o", "model: gpt-4o\n  colour: red"), "strong.colour"),
     (YAML.replace("http://127.0.0.1:9/v1", "ftp://x"), "http(s) URL"),
     (YAML.replace("router: mf, threshold: 0.116", "router: nope, threshold: 0.1"), "names router 'nope'"),

@@ -7,7 +7,7 @@ import openai
 import pytest
 from server_helpers import PROMPT
 
-from routellm_core.server import create_app
+from routellm_core.server import ServerThread, create_app
 from routellm_core.server.config import build_config
 from routellm_core.server.errors import ConfigError
 from routellm_core.testing import OpenAIStubServer
@@ -66,3 +66,29 @@ def test_bad_multi_model_configs_are_clear_errors(server_config, three):
         create_app(build_config({**server_config, "multi_model": unknown}))
     with pytest.raises(ConfigError, match="not in routers"):
         build_config({**server_config, "multi_model": {**multi_config(three, 0.5), "router": "nope"}})
+
+
+def test_a_multi_model_only_server_needs_no_strong_weak_pair(server_config, three):
+    only_multi = {"routers": server_config["routers"], "multi_model": multi_config(three, 1.0)}
+    server = ServerThread(create_app(build_config(only_multi))).start()
+    try:
+        client = openai.OpenAI(base_url=server.base_url, api_key="test", max_retries=0, timeout=30)
+        assert [m.id for m in client.models.list().data] == ["router-multi"]
+        reply = client.chat.completions.create(model="router-multi", messages=MESSAGES)
+        assert reply.model == "local-model"
+        health = httpx.get(server.base_url.removesuffix("/v1") + "/health").json()
+        assert health["upstreams"] == {} and set(health["multi_model"]) == set(three)
+        # a strong/weak model name is a 400 that says what this server serves, not a 500
+        for path, body in (("chat/completions", {"model": "router-mf-0.5", "messages": MESSAGES}),
+                           ("route", {"model": "router-mf-0.5", "prompt": PROMPT})):
+            response = httpx.post(f"{server.base_url}/{path}", json=body, timeout=30)
+            assert response.status_code == 400 and "router-multi" in response.json()["error"]["message"]
+    finally:
+        server.stop()
+    # one of the pair alone, no upstreams at all, or aliases/cascade without the pair: clear errors
+    with pytest.raises(ConfigError, match="missing: weak"):
+        build_config({**only_multi, "strong": server_config["strong"]})
+    with pytest.raises(ConfigError, match="strong and weak upstreams are required"):
+        build_config({"routers": server_config["routers"]})
+    with pytest.raises(ConfigError, match="aliases route between strong and weak"):
+        build_config({**only_multi, "aliases": server_config["aliases"]})

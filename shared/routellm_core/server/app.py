@@ -240,6 +240,11 @@ def create_app(config: ServerConfig) -> FastAPI:
         return data
 
     async def decide(model: str, prompt: str, count: bool) -> tuple[RoutingPolicy, RoutingDecision]:
+        if not config.has_pair:
+            served = multi.name if multi else "none"
+            raise bad_request(f"model {model!r} is not served: this server has no strong/weak upstreams and routes "
+                              f"only among its multi_model candidates (model {served!r})", param="model",
+                              code="model_not_found")
         policy = pool.policy(model)
         decision, seconds = await pool.decide(policy, prompt)
         metrics.routing_latency.labels(decision.router).observe(seconds)
@@ -251,7 +256,9 @@ def create_app(config: ServerConfig) -> FastAPI:
     @app.get("/health")
     async def health() -> dict[str, Any]:
         return {"status": "ok", "routers": list(pool.routers), "fallback": config.fallback,
-                "upstreams": {role: config.upstream(role).model for role in ("strong", "weak")}}
+                "upstreams": {role: config.upstream(role).model for role in ("strong", "weak") if config.has_pair},
+                **({"multi_model": {name: c.model for name, c in config.multi_model.models.items()}}
+                   if config.multi_model else {})}
 
     @app.get("/metrics")
     async def metrics_endpoint(request: Request) -> Response:
@@ -262,7 +269,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     @app.get("/v1/models")
     async def models(request: Request) -> dict[str, Any]:
         check_auth(request)
-        names = pool.model_names() + (cascade.model_names() if cascade else []) + ([multi.name] if multi else [])
+        pair_names = pool.model_names() if config.has_pair else []
+        names = pair_names + (cascade.model_names() if cascade else []) + ([multi.name] if multi else [])
         return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "routellm"}
                                            for name in names]}
 

@@ -183,8 +183,8 @@ class ServerConfig(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(6060, ge=0, le=65535)
-    strong: UpstreamConfig
-    weak: UpstreamConfig
+    strong: UpstreamConfig | None = Field(None, description="required unless multi_model lists every upstream")
+    weak: UpstreamConfig | None = Field(None, description="required unless multi_model lists every upstream")
     routers: dict[str, RouterSpec] = Field(min_length=1)
     aliases: dict[str, AliasConfig] = Field(default_factory=dict)
     fallback: bool = Field(True, description="when the chosen role fails, ask the other one")
@@ -221,6 +221,16 @@ class ServerConfig(BaseModel):
                                  f"({', '.join(self.routers)})")
             if name.startswith("router-"):
                 raise ValueError(f"alias {name!r} must not start with 'router-'")
+        if (self.strong is None) != (self.weak is None):
+            raise ValueError(f"give both strong and weak upstreams, or neither (missing: "
+                             f"{'strong' if self.strong is None else 'weak'})")
+        if not self.has_pair:
+            if self.multi_model is None:
+                raise ValueError("strong and weak upstreams are required (or a multi_model section that lists "
+                                 "the models)")
+            needs_pair = [name for name, given in (("aliases", self.aliases), ("cascade", self.cascade)) if given]
+            if needs_pair:
+                raise ValueError(f"{' and '.join(needs_pair)} route between strong and weak: add both upstreams")
         if self.multi_model is not None and self.multi_model.router not in self.routers:
             raise ValueError(f"multi_model.router {self.multi_model.router!r} is not in routers ({', '.join(self.routers)})")
         if self.cascade is not None and self.cascade.router is not None and self.cascade.router not in self.routers:
@@ -230,8 +240,16 @@ class ServerConfig(BaseModel):
             self.api_keys = self.api_keys + [SecretStr(k.strip()) for k in raw.split(",") if k.strip()]
         return self
 
+    @property
+    def has_pair(self) -> bool:
+        """Whether strong and weak upstreams are configured (a multi-model-only server has none)."""
+        return self.strong is not None and self.weak is not None
+
     def upstream(self, role: Role) -> UpstreamConfig:
-        return self.strong if role == "strong" else self.weak
+        chosen = self.strong if role == "strong" else self.weak
+        if chosen is None:
+            raise ConfigError(f"no {role} upstream is configured")
+        return chosen
 
 
 def parse_config_text(text: str, fmt: str, where: str = "config") -> dict[str, Any]:

@@ -206,7 +206,8 @@ class Upstreams:
 
     def __init__(self, config: ServerConfig, metrics: Metrics) -> None:
         self.config, self.metrics = config, metrics
-        self.by_role: dict[Role, Upstream] = {role: Upstream(role, config.upstream(role)) for role in ("strong", "weak")}
+        roles: tuple[Role, ...] = ("strong", "weak") if config.has_pair else ()
+        self.by_role: dict[Role, Upstream] = {role: Upstream(role, config.upstream(role)) for role in roles}
         # An upstream failure (not a malformed request, not a bug) moves on to the other role.
         self.executor = FallbackExecutor(handles=(UpstreamFailure,), describe=lambda role: f"{role} upstream")
 
