@@ -8,13 +8,15 @@ candidate's predicted score and estimated cost.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import BaseMessage
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from routellm_core import Attempt, FallbackExecutor, InvalidInputError
@@ -88,12 +90,30 @@ class MultiModelChatRouteLLM(BaseChatModel):
         return {"model_name": self.model_name, "models": {k: model_name(v) for k, v in self.models.items()},
                 "threshold": self.threshold, "top_fraction": self.top_fraction, "budget_per_1k": self.budget_per_1k}
 
+    def bind_tools(self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools on every candidate: the chosen one (and any fallback) gets ``bind_tools(tools, ...)``.
+
+        Routing still reads the conversation's text, so an agent's tool loop is routed call by call.
+        """
+        bound: dict[str, Any] = {"tools": [t if isinstance(t, dict) else convert_to_openai_tool(t) for t in tools]}
+        if tool_choice is not None:
+            bound["tool_choice"] = tool_choice
+        if kwargs:
+            bound["routellm_tool_kwargs"] = kwargs
+        return self.bind(**bound)
+
     # --- one call ---------------------------------------------------------------------------------
     def _text(self, messages: list[BaseMessage]) -> str:
         return self._policy.routed_text(message_turns(messages))
 
     def _call(self, decision: MultiModelDecision, method: str, messages: list[BaseMessage], stop: list[str] | None,
               run_manager: Any, kwargs: dict[str, Any]) -> Any:
+        kwargs = dict(kwargs)
+        tools = kwargs.pop("tools", None)
+        tool_kwargs = dict(kwargs.pop("routellm_tool_kwargs", None) or {})
+        if (choice := kwargs.pop("tool_choice", None)) is not None:
+            tool_kwargs["tool_choice"] = choice
+
         def call(attempt: Attempt) -> Any:
             name = str(attempt.role)
             meta = MultiModelPolicy.metadata(decision, name)
@@ -102,7 +122,10 @@ class MultiModelChatRouteLLM(BaseChatModel):
             parent = child_manager(run_manager)
             if parent is not None:
                 config["callbacks"] = parent
-            return getattr(self.models[name], method)(messages, config, stop=stop, **kwargs)
+            model: Runnable = self.models[name]
+            if tools is not None:
+                model = self.models[name].bind_tools(tools, **tool_kwargs)
+            return getattr(model, method)(messages, config, stop=stop, **kwargs)
 
         return call
 

@@ -99,3 +99,29 @@ def test_decision_model_chooses_among_three_models_in_an_agent(small_router, thr
                                classifier=classifier(0.0))
     state = create_agent(chat_openai(three["local"]), middleware=[mw]).invoke({"messages": [HumanMessage(PROMPT)]})
     assert state["model_route"].choice == "gpt-4o" and three["gpt-4o"].requests and not three["local"].requests
+
+
+# --- tools: the multi-model chat model inside a real agent's tool loop -----------------------------
+def test_bind_tools_in_an_agent_routes_each_step_among_three_models(small_router, three):
+    from langchain.agents import create_agent
+    from langchain_core.messages import HumanMessage, ToolMessage
+    from langchain_core.tools import tool
+
+    from routellm_core.testing import tool_steps
+
+    @tool
+    def get_weather(city: str) -> str:
+        """The weather in a city."""
+        return f"sunny in {city}"
+
+    for server in three.values():
+        server.tool_responder = tool_steps("get_weather", arguments={"city": "Paris"})
+    agent = create_agent(routed(small_router, three, threshold=1.0), tools=[get_weather])
+    state = agent.invoke({"messages": [HumanMessage("What is the weather in Paris?")]})
+    tool_messages = [m for m in state["messages"] if isinstance(m, ToolMessage)]
+    assert [m.content for m in tool_messages] == ["sunny in Paris"]
+    body = three["local"].requests[0]
+    assert [t["function"]["name"] for t in body["tools"]] == ["get_weather"]
+    assert len(three["local"].requests) == 2 and not three["gpt-4o"].requests and not three["gpt-4o-mini"].requests
+    final = state["messages"][-1]
+    assert final.response_metadata["routellm"]["model"] == "local" and not final.tool_calls
