@@ -8,7 +8,7 @@ it (the next-best ones on a provider failure) and labels ``additional_kwargs["ro
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -23,17 +23,19 @@ from llama_index.core.base.llms.types import (
 )
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, SerializeAsAny
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
-from llama_index.core.llms.llm import LLM
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.llms.llm import LLM, ToolSelection
 
 from routellm_core import FallbackExecutor
 from routellm_core.errors import InvalidInputError
 from routellm_core.multi_model import DEFAULT_OUTPUT_TOKENS, MultiModelDecision, MultiModelPolicy, make_candidates
 
 from ._responses import R, annotate
+from .llm import _TOOLS_KEY, _conversation, _tool_llm
 from .routing import RouterSpec, message_turns
 
 
-class MultiModelRouteLLM(LLM):
+class MultiModelRouteLLM(FunctionCallingLLM):
     """Route each call to the cheapest of several priced LLMs that no pricier one is needed over.
 
     ``threshold`` t: a pricier LLM is needed over a cheaper one when the router's P(it wins) >= t
@@ -75,6 +77,7 @@ class MultiModelRouteLLM(LLM):
         return LLMMetadata(context_window=min(m.context_window for m in metas),
                            num_output=max(m.num_output for m in metas),
                            is_chat_model=all(m.is_chat_model for m in metas),
+                           is_function_calling_model=all(m.is_function_calling_model for m in metas),
                            model_name=f"routellm-multi({'|'.join(m.model_name for m in metas)})")
 
     # --- routing ----------------------------------------------------------------------------------
@@ -121,23 +124,53 @@ class MultiModelRouteLLM(LLM):
     def _user(prompt: str) -> list[ChatMessage]:
         return [ChatMessage(role=MessageRole.USER, content=prompt)]
 
+    @staticmethod
+    def _chat_call(kind: str, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> Callable[[LLM], Any]:
+        """``llm.<kind>(messages)``, or the chosen LLM's own ``<kind>_with_tools`` for a tool request."""
+        request = kwargs.pop(_TOOLS_KEY, None)
+        if request is None:
+            return lambda llm: getattr(llm, kind)(list(messages), **kwargs)
+        return lambda llm: getattr(_tool_llm(llm), f"{kind}_with_tools")(chat_history=list(messages), **request, **kwargs)
+
     # --- chat and completion ------------------------------------------------------------------------
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return self._run(self._decide(messages), lambda llm: llm.chat(list(messages), **kwargs))
+        return self._run(self._decide(messages), self._chat_call("chat", messages, kwargs))
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         decision = (await self._policy.adecide([self._policy.routed_text(message_turns(messages))]))[0]
-        return await self._arun(decision, lambda llm: llm.achat(list(messages), **kwargs))
+        return await self._arun(decision, self._chat_call("achat", messages, kwargs))
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        return self._stream(self._decide(messages), lambda llm: llm.stream_chat(list(messages), **kwargs))
+        return self._stream(self._decide(messages), self._chat_call("stream_chat", messages, kwargs))
 
     @llm_chat_callback()
     async def astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
-        return self._astream(self._decide(messages), lambda llm: llm.astream_chat(list(messages), **kwargs))
+        return self._astream(self._decide(messages), self._chat_call("astream_chat", messages, kwargs))
+
+    # --- tool calling ---------------------------------------------------------------------------
+    def _prepare_chat_with_tools(self, tools: Sequence[Any], user_msg: Optional[Union[str, ChatMessage]] = None,
+                                 chat_history: Optional[list[ChatMessage]] = None, verbose: bool = False,
+                                 allow_parallel_tool_calls: bool = False, tool_required: bool = False,
+                                 **kwargs: Any) -> dict[str, Any]:
+        """Defer tool formatting to the chosen LLM (candidates may format tools differently); ``chat`` routes."""
+        request = {"tools": tools, "verbose": verbose, "allow_parallel_tool_calls": allow_parallel_tool_calls,
+                   "tool_required": tool_required, **kwargs}
+        return {"messages": _conversation(user_msg, chat_history), _TOOLS_KEY: request}
+
+    def get_tool_calls_from_response(self, response: ChatResponse, error_on_no_tool_call: bool = True,
+                                     **kwargs: Any) -> list[ToolSelection]:
+        """Parse tool calls with the candidate that produced ``response`` (the first tool-calling one if unknown)."""
+        name = ((response.additional_kwargs or {}).get("routellm") or {}).get("model")
+        llm = self.models.get(str(name))
+        if not isinstance(llm, FunctionCallingLLM):
+            llm = next((m for m in self.models.values() if isinstance(m, FunctionCallingLLM)), llm)
+        if llm is None:
+            raise InvalidInputError("no candidate LLM supports tool calling")
+        return _tool_llm(llm).get_tool_calls_from_response(response, error_on_no_tool_call=error_on_no_tool_call,
+                                                           **kwargs)
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:

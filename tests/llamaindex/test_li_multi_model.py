@@ -66,3 +66,29 @@ def test_unknown_models_and_bad_prices_raise(small_router, three):
     llm = RouteLLM(models=three[1], prices=PRICES, router=small_router, threshold=0.5)
     with pytest.raises(InvalidInputError, match="it knows"):
         llm.complete(PROMPT)
+
+
+async def test_function_agent_routes_its_tool_loop_among_three_llms(small_router, three):
+    from llama_index.core.agent.workflow import FunctionAgent
+    from llama_index.core.tools import FunctionTool
+
+    from routellm_core.testing import tool_steps
+
+    def get_weather(city: str) -> str:
+        """The weather in a city."""
+        return f"sunny in {city}"
+
+    servers, _ = three
+    for server in servers.values():
+        server.tool_responder = tool_steps("get_weather", arguments={"city": "Paris"})
+        server.strict_tools = True
+    llm = routed(small_router, three, threshold=1.0)
+    assert llm.metadata.is_function_calling_model
+    agent = FunctionAgent(tools=[FunctionTool.from_defaults(get_weather)], llm=llm, system_prompt="Use the tools.")
+    result = await agent.run(user_msg="What is the weather in Paris?")
+    local = servers["local"].requests
+    assert len(local) == 2 and not servers["gpt-4o"].requests and not servers["gpt-4o-mini"].requests
+    assert [t["function"]["name"] for t in local[0]["tools"]] == ["get_weather"]
+    assert [m["role"] for m in local[-1]["messages"]][-2:] == ["assistant", "tool"]
+    assert local[-1]["messages"][-1]["content"] == "sunny in Paris"
+    assert str(result.response.content).startswith("Answer from local-model")
