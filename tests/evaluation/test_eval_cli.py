@@ -71,3 +71,36 @@ def test_prompts_file_with_a_correctness_table_is_a_user_error(tmp_path, capsys)
     assert main(["evaluate", "-b", str(table), "-r", "random", "--prompts", str(table), "-o", str(tmp_path / "o"),
                  "--no-cache"]) == 2
     assert "judged-score tables" in capsys.readouterr().err
+
+
+def test_train_datasets_choose_what_cross_fitted_routers_learn_from(tmp_path, capsys, data_dir):
+    from routellm_core.evaluation.runner import Evaluator
+    from routellm_core.routers.sw_ranking import SWRankingRouter
+
+    logged: list[str] = []
+    only_gsm8k = Evaluator(train_datasets=["gsm8k"], data_dir=data_dir, log=logged.append)
+    records = only_gsm8k.base_records()
+    assert records and {r.source.split(":")[0] for r in records} == {"gsm8k"}
+    assert "loading gsm8k for cross-fitting" in logged[0]
+    # scores cached for one training set are never reused for another
+    default = Evaluator(data_dir=data_dir)
+    router = SWRankingRouter()
+    assert only_gsm8k._fit_key(router, k=2) != default._fit_key(router, k=2)
+    assert main(["evaluate", "-b", "mt-bench", "-r", "mf", "--train-datasets", "gsm8k", "nope",
+                 "-o", str(tmp_path / "o")]) == 2
+    assert "unknown dataset(s) nope" in capsys.readouterr().err
+
+
+def test_cross_fit_trains_a_router_that_has_no_checkpoint_yet(tmp_path, capsys, data_dir, monkeypatch):
+    """bert ships no checkpoint: --cross-fit trains each fold from the recipe's parameters, none is needed first."""
+    monkeypatch.setenv("ROUTELLM_CACHE_DIR", str(tmp_path / "empty-cache"))
+    table = tmp_path / "mine.csv"
+    rows = "".join(f"Explain topic number {i} in a few words,{int(i % 2 == 0)},{int(i % 3 == 0)}\n" for i in range(24))
+    table.write_text("prompt,gpt-4-1106-preview,mixtral-8x7b-instruct-v0.1\n" + rows)
+    code = main(["evaluate", "-b", str(table), "-r", "bert", "--cross-fit", "2", "--train-datasets", "mt-bench",
+                 "--no-cache", "--no-plot", "--no-cost", "--bootstrap", "0", "-o", str(tmp_path / "o"),
+                 "--data-dir", str(data_dir)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "no default checkpoint" not in captured.err
+    assert "cross-fit 2" in captured.out and "bert" in captured.out

@@ -58,6 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", default=argparse.SUPPRESS, help="score/embedding cache (default $ROUTELLM_CACHE_DIR/eval)")
     p.add_argument("--data-dir", default=argparse.SUPPRESS, help="data directory (default $ROUTELLM_DATA_DIR or ../shared/data)")
     p.add_argument("--json", action="store_true", help="print results.json to stdout instead of the table")
+    p.add_argument("--train-datasets", nargs="+", metavar="NAME", default=None,
+                   help="what cross-fitted routers train on (default: the shipped recipe's routerbench mmlu gsm8k "
+                        "mt-bench); e.g. add arena_hard chatbot_arena for the Arena recipe (docs/quality.md)")
     p.add_argument("--multi-model", action="store_true",
                    help="route among every model of the benchmark by price (routerbench, arena): quality-vs-cost "
                         "curves, AIQ, single models, oracle and random mix (see docs/multi-model.md)")
@@ -138,7 +141,8 @@ def handler(args: argparse.Namespace) -> int:
                           cross_fit_seed=args.cross_fit_seed,
                           cross_fit_grouped=not args.cross_fit_by_item, cache=cache, prices=prices,
                           quality_fraction=args.quality, bootstrap=args.bootstrap,
-                          data_dir=getattr(args, "data_dir", None), with_cost=not args.no_cost, log=stderr_log)
+                          data_dir=getattr(args, "data_dir", None), with_cost=not args.no_cost, log=stderr_log,
+                          train_datasets=args.train_datasets)
     start = time.perf_counter()
     benchmarks = _benchmarks(args)
     output = Path(args.output)

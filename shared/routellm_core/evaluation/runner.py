@@ -217,14 +217,14 @@ def _fresh_factory(router: Router, label: str) -> Callable[[], Router]:
     return lambda: cls(**build)
 
 
-def _data_signature(data_dir: str | os.PathLike[str] | None) -> str:
-    """Recipe version plus names and sizes of the default training files, so cross-fit caches follow data changes."""
+def _data_signature(data_dir: str | os.PathLike[str] | None, datasets: Sequence[str] | None = None) -> str:
+    """Recipe version plus names and sizes of the training files, so cross-fit caches follow data changes."""
     from ..datadir import resolve_data_dir
     from ..training import DATASET_FOLDERS, DEFAULT_DATASETS, recipe_signature
 
     root = resolve_data_dir(data_dir)
-    parts = [recipe_signature()]
-    folders = dict.fromkeys(DATASET_FOLDERS.get(name, name) for name in DEFAULT_DATASETS)
+    parts = [recipe_signature()] + ([f"datasets:{','.join(datasets)}"] if datasets else [])
+    folders = dict.fromkeys(DATASET_FOLDERS.get(name, name) for name in (datasets or DEFAULT_DATASETS))
     for name in folders:
         folder = root / name
         if folder.is_dir():
@@ -243,7 +243,7 @@ class Evaluator:
                  prices: Mapping[str, Price] | None = None,
                  quality_fraction: float = 0.95, data_dir: str | os.PathLike[str] | None = None, bootstrap: int = 1000,
                  base_records: Sequence[PreferenceRecord] | None = None, with_cost: bool = True,
-                 log: Log | None = stderr_log) -> None:
+                 log: Log | None = stderr_log, train_datasets: Sequence[str] | None = None) -> None:
         if int(num_results) < 1:
             raise InvalidInputError(f"--num-results must be >= 1, got {num_results!r}")
         if int(random_seeds) < 1:
@@ -265,6 +265,14 @@ class Evaluator:
         self.bootstrap = int(bootstrap)
         self.data_dir = data_dir
         self._base_records = list(base_records) if base_records is not None else None
+        if train_datasets is not None:
+            from ..loaders import TRAINING_SETS
+
+            unknown = [d for d in train_datasets if d not in TRAINING_SETS]
+            if unknown or not train_datasets:
+                raise InvalidInputError(f"--train-datasets: unknown dataset(s) {', '.join(unknown) or '(none given)'}; "
+                                        f"choose from {', '.join(TRAINING_SETS)}")
+        self.train_datasets = tuple(train_datasets) if train_datasets else None
         self.with_cost = with_cost
         self.log = log or (lambda _msg: None)
 
@@ -274,8 +282,10 @@ class Evaluator:
         if self._base_records is None:
             from ..training import default_training_records
 
-            self.log("loading the default training data for cross-fitting (decontaminated against the benchmarks)")
-            self._base_records = default_training_records(self.data_dir, verbose=False)
+            which = ", ".join(self.train_datasets) if self.train_datasets else "the default training data"
+            self.log(f"loading {which} for cross-fitting (decontaminated against the benchmarks)")
+            kwargs = {"datasets": self.train_datasets} if self.train_datasets else {}
+            self._base_records = default_training_records(self.data_dir, verbose=False, **kwargs)
         return self._base_records
 
     def base_records_for(self, bench: Benchmark) -> list[PreferenceRecord]:
@@ -342,7 +352,8 @@ class Evaluator:
         """Cache key of scores from routers trained on the base data: class, parameters, data, fold plan."""
         return hashlib.sha256(json.dumps({"class": f"{type(router).__module__}.{type(router).__qualname__}",
                                           "params": router.get_params(), "seed": self.cross_fit_seed, **extra,
-                                          "data": _data_signature(self.data_dir) if self._base_records is None else
+                                          "data": _data_signature(self.data_dir, self.train_datasets)
+                                          if self._base_records is None or self.train_datasets else
                                           f"custom:{len(self._base_records)}", "v": 2},
                                          sort_keys=True, default=str).encode()).hexdigest()
 
