@@ -500,7 +500,10 @@ class Evaluator:
         k = self.cross_fit or DEFAULT_CROSS_FIT
         templates = [(r.name, r.template) for r in results if isinstance(r.template, StrongWeakPair)]
         out = []
-        for name, router in [*templates, ("bradley-terry (prompt-blind)", SWRankingRouter(gamma=1.0, show_progress=False))]:
+        # the benchmark's pair (any two models the data holds would do; fit() only checks the pair exists)
+        blind = SWRankingRouter(gamma=1.0, show_progress=False, strong_model=canonical_model_name(bench.strong_model),
+                                weak_model=canonical_model_name(bench.weak_model))
+        for name, router in [*templates, ("bradley-terry (prompt-blind)", blind)]:
             key = self._fit_key(router, k=k, what="human-votes")
             probs = self.cache.get("chatbot_arena", "votes", name, key) if self.cache is not None else None
             votes = [r for r in self.base_records() if is_human_vote(r)]
