@@ -7,6 +7,7 @@ reads an answer's text and tool calls, and labels the kept answer with the metad
 
 from __future__ import annotations
 
+import json
 import operator
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from functools import reduce
@@ -100,6 +101,18 @@ def output_text(output: Any) -> str:
                 return output_text(output[key])
     raise InvalidInputError(f"the cascade cannot read the text of a {type(output).__name__} answer: "
                             "give cascade={..., 'answer_text': <function output -> str>}")
+
+
+def structured_text(output: Any) -> str:
+    """The text of a structured answer: the raw message when kept, else the parsed object as JSON."""
+    if isinstance(output, Mapping) and isinstance(output.get("raw"), BaseMessage):
+        return output_text(output["raw"])
+    if isinstance(output, BaseModel):
+        return output.model_dump_json()
+    try:
+        return json.dumps(output, default=str)
+    except (TypeError, ValueError):
+        return str(output)
 
 
 def has_tool_calls(output: Any) -> bool:

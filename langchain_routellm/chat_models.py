@@ -151,6 +151,9 @@ class ChatRouteLLM(CallConfigEntryPoints, BaseChatModel, _cascade.CascadeFields,
 
         settings = {k: getattr(self, k) for k in ("router", "threshold", "strong_fraction", "calibration_prompts",
                                                   "fallback", "embeddings", "router_kwargs", "on_empty")}
+        if self.cascade is not None and self.cascade is not False:  # same mode: the scorer judges the JSON answer
+            settings["cascade"] = (self.cascade if isinstance(self.cascade, _cascade.CascadePolicy)
+                                   else {**self.cascade, "answer_text": _cascade.structured_text})
         return RouteLLMRunnable(
             strong=self.strong.with_structured_output(schema, include_raw=include_raw, **kwargs),
             weak=self.weak.with_structured_output(schema, include_raw=include_raw, **kwargs), **settings,

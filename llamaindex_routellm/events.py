@@ -21,6 +21,9 @@ class RouteLLMRoutingEvent(BaseEvent):
     ``fallback`` is true, i.e. the routed model raised ``fallback_error``). ``probability`` is P(strong
     wins) (None when there was no text to judge), ``threshold`` the cut-off, ``router`` its name,
     ``source`` the component that routed: ``"llm"``, ``"query_engine"`` or ``"selector"``.
+    A cascade (docs/cascade.md) also reports ``first_role`` (the prompt stage's), the weak answer's
+    ``answer_p_inadequate`` against ``escalate_threshold``, whether it ``escalated``, why it was
+    ``cascade_skipped`` if so, and the ``calls`` made (``wasted_calls`` were thrown away).
     """
 
     role: Literal["strong", "weak"]
@@ -32,6 +35,14 @@ class RouteLLMRoutingEvent(BaseEvent):
     fallback: bool = False
     fallback_error: Optional[str] = None
     source: Literal["llm", "query_engine", "selector"] = "llm"
+    cascade: bool = False
+    first_role: Optional[Literal["strong", "weak"]] = None
+    answer_p_inadequate: Optional[float] = None
+    escalate_threshold: Optional[float] = None
+    escalated: bool = False
+    cascade_skipped: Optional[str] = None
+    calls: list[str] = []
+    wasted_calls: int = 0
 
     @classmethod
     def class_name(cls) -> str:

@@ -176,3 +176,22 @@ def test_a_cascade_policy_object_keeps_its_own_prompt_stage(servers, feature_sco
     policy = CascadePolicy(scorer=feature_scorer, escalate_threshold=0.0, routing=RoutingPolicy("random", threshold=0.0))
     meta = ChatRouteLLM(strong=_client(strong), weak=_client(weak), cascade=policy).invoke(PROMPT).response_metadata
     assert meta["routellm"]["router"] == "random" and meta["routellm"]["calls"] == ["strong"] and not weak.requests
+
+
+@pytest.mark.parametrize(("escalate_threshold", "role"), [(0.0, "strong"), (1.0, "weak")])
+def test_structured_output_keeps_the_cascade(servers, feature_scorer, escalate_threshold, role):
+    """Without a prompt stage, structured output is cascaded too (the scorer reads the answer's JSON)."""
+    from pydantic import BaseModel
+
+    class Weather(BaseModel):
+        city: str
+
+    strong, weak = servers
+    structured = _chat(servers, feature_scorer, escalate_threshold).with_structured_output(Weather, include_raw=True)
+    out = structured.invoke("Weather in 'Rome'?")
+    assert isinstance(out["parsed"], Weather)
+    meta = out["raw"].response_metadata["routellm"]
+    assert meta["first_role"] == "weak" and meta["role"] == role
+    assert len(weak.requests) == 1 and len(strong.requests) == (1 if role == "strong" else 0)
+    plain = _chat(servers, feature_scorer, escalate_threshold).with_structured_output(Weather)
+    assert isinstance(plain.invoke("Weather in 'Oslo'?"), Weather) and len(weak.requests) == 2
