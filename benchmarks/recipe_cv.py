@@ -12,8 +12,14 @@ trained on K-1 folds and judged on the held-out fold by three pairwise AUCs:
 - ``human``: Chatbot Arena human votes (decisive ones);
 - ``golden``: the paper's pair on held-out MMLU / GSM8K / MT-Bench golden labels.
 
-The recipe with the best mean of the three is the default (``training.py``). Prints one JSON line
-per candidate and writes ``results/recipe_cv.json``.
+Those AUCs pool comparisons of many model pairs, so they mostly reward knowing which model is
+stronger overall, which needs no prompt. A router only needs the *prompt* signal: which prompts a
+given pair's stronger model wins. ``arena_within`` is the AUC computed separately within each model
+pair of ``arena_other`` (prompts ranked by P for that one pair), averaged with the pairs' decisive
+comparison counts as weights; ``golden`` is already one pair. ``routing`` = mean of the two.
+
+The recipe with the best ``routing`` score is the default (``training.py``); ``mean`` (the pooled
+AUCs) is printed too. Prints one JSON line per candidate and writes ``results/recipe_cv.json``.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from routellm_core.data.golden import golden_outcome
 from routellm_core.data.tables import normalize_prompt
 from routellm_core.evaluation.benchmarks import ARENA_STRONG_MODEL, ARENA_WEAK_MODEL
 from routellm_core.evaluation.human_votes import pair_probabilities, pairwise_auc
-from routellm_core.training import default_training_records, weight_by_source
+from routellm_core.training import ARENA_DATASETS, DEFAULT_DATASETS, default_training_records, weight_by_source
 
 HELD_OUT_MODELS = {ARENA_STRONG_MODEL, ARENA_WEAK_MODEL}
 UNIT = {"routerbench": 1.0, "mmlu": 1.0, "gsm8k": 1.0, "mt-bench": 1.0, "arena_hard": 1.0, "chatbot_arena": 1.0}
@@ -71,18 +77,36 @@ def arena_pairs(held):
     return prompts, a, b, np.array(y)
 
 
+def within_pair_auc(probs, y, a, b) -> float:
+    """AUC of P within each (model a, model b) pair, averaged with weights = the pair's comparisons."""
+    groups = defaultdict(list)
+    for i, pair in enumerate(zip(a, b)):
+        groups[pair].append(i)
+    total, weight = 0.0, 0
+    for idx in groups.values():
+        outcome = y[idx]
+        if len(set(outcome.tolist())) < 2:
+            continue  # one pair, one winner everywhere: nothing to rank
+        total += pairwise_auc(probs[idx], outcome) * len(idx)
+        weight += len(idx)
+    return total / weight if weight else 0.5
+
+
 def evaluate_candidate(name, kind, params, weights, records, keys, folds, k):
     from routellm_core.routers.registry import router_class
 
     fold_of = {key: f for key, f in zip(sorted(set(keys)), folds)}
     per = defaultdict(lambda: ([], []))
+    within = ([], [], [], [])
     start = time.perf_counter()
     for f in range(k):
         train = [r for r, key in zip(records, keys) if fold_of[key] != f]
         held = [r for r, key in zip(records, keys) if fold_of[key] == f]
         router = router_class(kind)(**{"show_progress": False, **params}).fit(weight_by_source(train, weights))
         p, a, b, y = arena_pairs(held)
-        per["arena_other"][0].append(pair_probabilities(router, p, a, b)), per["arena_other"][1].append(y)
+        probs = pair_probabilities(router, p, a, b)
+        per["arena_other"][0].append(probs), per["arena_other"][1].append(y)
+        within[0].append(probs), within[1].append(y), within[2].extend(a), within[3].extend(b)
         votes = [r for r in held if r.source.startswith("chatbot_arena")]
         per["human"][0].append(pair_probabilities(router, [v.prompt for v in votes], [v.model_a for v in votes],
                                             [v.model_b for v in votes]))
@@ -95,6 +119,9 @@ def evaluate_candidate(name, kind, params, weights, records, keys, folds, k):
     for metric, (ps, ys) in per.items():
         out[metric] = round(pairwise_auc(np.concatenate(ps), np.concatenate(ys)), 4)
     out["mean"] = round(float(np.mean([out["arena_other"], out["human"], out["golden"]])), 4)
+    out["arena_within"] = round(within_pair_auc(np.concatenate(within[0]), np.concatenate(within[1]), within[2],
+                                                within[3]), 4)
+    out["routing"] = round(float(np.mean([out["arena_within"], out["golden"]])), 4)
     out["seconds"] = round(time.perf_counter() - start, 1)
     return out
 
@@ -105,7 +132,8 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="+", help="candidate names to run")
     parser.add_argument("--output", default="results/recipe_cv.json")
     args = parser.parse_args(argv)
-    records = default_training_records(verbose=False, source_weights={})
+    records = default_training_records(datasets=(*DEFAULT_DATASETS, *ARENA_DATASETS), verbose=False,
+                                       source_weights={})
     keys = group_keys(records)
     folds = np.random.default_rng(0).permutation(len(set(keys))) % args.folds
     results = []
@@ -117,8 +145,8 @@ def main(argv=None) -> int:
         results.append(res)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    best = max(results, key=lambda r: r["mean"])
-    print(f"best by mean held-out AUC: {best['candidate']} ({best['mean']})", file=sys.stderr)
+    best = max(results, key=lambda r: r["routing"])
+    print(f"best by routing AUC (within pairs): {best['candidate']} ({best['routing']})", file=sys.stderr)
     return 0
 
 
