@@ -6,6 +6,8 @@ import argparse
 import csv
 import json
 
+import pytest
+
 from routellm_core.evaluation.cli import handler, main, register
 
 
@@ -104,3 +106,21 @@ def test_cross_fit_trains_a_router_that_has_no_checkpoint_yet(tmp_path, capsys, 
     assert code == 0, captured.err
     assert "no default checkpoint" not in captured.err
     assert "cross-fit 2" in captured.out and "bert" in captured.out
+
+
+@pytest.mark.parametrize("train_datasets", [None, ["gsm8k"]])
+def test_cache_key_does_not_change_once_the_base_data_is_loaded(data_dir, monkeypatch, train_datasets):
+    """Scores cached before the lazy load of the training data must be found after it, and vice versa."""
+    import routellm_core.training as training
+    from routellm_core.evaluation.runner import Evaluator
+    from routellm_core.loaders import load_routellm_golden
+    from routellm_core.routers.sw_ranking import SWRankingRouter
+
+    small = load_routellm_golden("gsm8k", data_dir)  # stands in for the (slow to load) default data
+    monkeypatch.setattr(training, "default_training_records", lambda *a, **k: small)
+    evaluator = Evaluator(train_datasets=train_datasets, data_dir=data_dir)
+    before = evaluator._fit_key(SWRankingRouter(), k=2)
+    assert evaluator.base_records() is not None
+    assert evaluator._fit_key(SWRankingRouter(), k=2) == before
+    given = Evaluator(base_records=small, data_dir=data_dir)  # caller-given records are keyed by themselves
+    assert given._fit_key(SWRankingRouter(), k=2) != before

@@ -265,6 +265,7 @@ class Evaluator:
         self.bootstrap = int(bootstrap)
         self.data_dir = data_dir
         self._base_records = list(base_records) if base_records is not None else None
+        self._custom_base = base_records is not None  # given by the caller, not loaded from the data dir
         if train_datasets is not None:
             from ..loaders import TRAINING_SETS
 
@@ -352,9 +353,8 @@ class Evaluator:
         """Cache key of scores from routers trained on the base data: class, parameters, data, fold plan."""
         return hashlib.sha256(json.dumps({"class": f"{type(router).__module__}.{type(router).__qualname__}",
                                           "params": router.get_params(), "seed": self.cross_fit_seed, **extra,
-                                          "data": _data_signature(self.data_dir, self.train_datasets)
-                                          if self._base_records is None or self.train_datasets else
-                                          f"custom:{len(self._base_records)}", "v": 2},
+                                          "data": f"custom:{len(self._base_records or ())}" if self._custom_base
+                                          else _data_signature(self.data_dir, self.train_datasets), "v": 2},
                                          sort_keys=True, default=str).encode()).hexdigest()
 
     def _cross_fit(self, router: Router, label: str, bench: Benchmark, bench_hash: str,
