@@ -18,7 +18,6 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.utils import from_env, secret_from_env
-from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, SecretStr, model_validator
 
 from routellm_core import FallbackExecutor, InvalidInputError, RoutingPolicy
@@ -29,6 +28,7 @@ from ._call_config import STREAM_PARENT, CallConfigEntryPoints, child_manager, w
 from ._call_plan import CallPlan
 from ._models import build_chat_model
 from ._policy import MessagesRouteOn, RoutingFields, config_overrides, message_turns, model_name, pop_call_routing
+from ._tools import pop_tool_request, tool_binding
 
 
 class ChatRouteLLM(CallConfigEntryPoints, BaseChatModel, _cascade.CascadeFields, RoutingFields):
@@ -138,12 +138,7 @@ class ChatRouteLLM(CallConfigEntryPoints, BaseChatModel, _cascade.CascadeFields,
     # --- tools and structured output -----------------------------------------------------------
     def bind_tools(self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any) -> Runnable[LanguageModelInput, AIMessage]:
         """Bind tools on both models: the chosen model gets ``bind_tools(tools, tool_choice=..., **kwargs)``."""
-        bound: dict[str, Any] = {"tools": [t if isinstance(t, dict) else convert_to_openai_tool(t) for t in tools]}
-        if tool_choice is not None:
-            bound["tool_choice"] = tool_choice
-        if kwargs:
-            bound["routellm_tool_kwargs"] = kwargs
-        return self.bind(**bound)
+        return self.bind(**tool_binding(tools, tool_choice, kwargs))
 
     def with_structured_output(self, schema: Any = None, *, include_raw: bool = False, **kwargs: Any) -> Runnable:
         """Each model's own structured output, routed: a RouteLLMRunnable over the two structured models."""
@@ -170,10 +165,7 @@ class ChatRouteLLM(CallConfigEntryPoints, BaseChatModel, _cascade.CascadeFields,
         """Split LangChain's call kwargs; the policy for this call and the text it routes on."""
         kwargs = dict(kwargs)
         overrides, decision = pop_call_routing(kwargs)
-        tools = kwargs.pop("tools", None)
-        tool_kwargs = dict(kwargs.pop("routellm_tool_kwargs", None) or {})
-        if (choice := kwargs.pop("tool_choice", None)) is not None:
-            tool_kwargs["tool_choice"] = choice
+        tools, tool_kwargs = pop_tool_request(kwargs)
         for name in ("temperature", "max_tokens"):
             if getattr(self, name) is not None:
                 kwargs.setdefault(name, getattr(self, name))

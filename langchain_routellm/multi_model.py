@@ -16,7 +16,6 @@ from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
-from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from routellm_core import Attempt, FallbackExecutor, InvalidInputError
@@ -27,6 +26,7 @@ from routellm_core.policy import flat_metadata
 from ._call_config import child_manager
 from ._models import build_chat_model
 from ._policy import message_turns, model_name, router_embedder
+from ._tools import pop_tool_request, tool_binding
 
 
 class MultiModelChatRouteLLM(BaseChatModel):
@@ -95,12 +95,7 @@ class MultiModelChatRouteLLM(BaseChatModel):
 
         Routing still reads the conversation's text, so an agent's tool loop is routed call by call.
         """
-        bound: dict[str, Any] = {"tools": [t if isinstance(t, dict) else convert_to_openai_tool(t) for t in tools]}
-        if tool_choice is not None:
-            bound["tool_choice"] = tool_choice
-        if kwargs:
-            bound["routellm_tool_kwargs"] = kwargs
-        return self.bind(**bound)
+        return self.bind(**tool_binding(tools, tool_choice, kwargs))
 
     # --- one call ---------------------------------------------------------------------------------
     def _text(self, messages: list[BaseMessage]) -> str:
@@ -109,10 +104,7 @@ class MultiModelChatRouteLLM(BaseChatModel):
     def _call(self, decision: MultiModelDecision, method: str, messages: list[BaseMessage], stop: list[str] | None,
               run_manager: Any, kwargs: dict[str, Any]) -> Any:
         kwargs = dict(kwargs)
-        tools = kwargs.pop("tools", None)
-        tool_kwargs = dict(kwargs.pop("routellm_tool_kwargs", None) or {})
-        if (choice := kwargs.pop("tool_choice", None)) is not None:
-            tool_kwargs["tool_choice"] = choice
+        tools, tool_kwargs = pop_tool_request(kwargs)
 
         def call(attempt: Attempt) -> Any:
             name = str(attempt.role)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,31 @@ def word_count_router():
             return np.array([min(1.0, len(p.split()) / 20) for p in prompts])
 
     return WordCountRouter()
+
+
+@pytest.fixture
+def routing_events():
+    """RouteLLMRoutingEvents seen by a handler on LlamaIndex's root dispatcher during the test."""
+    from llama_index.core.instrumentation import get_dispatcher
+    from llama_index.core.instrumentation.event_handlers import BaseEventHandler
+
+    from llamaindex_routellm import RouteLLMRoutingEvent
+
+    class Collector(BaseEventHandler):
+        events: list = []
+
+        @classmethod
+        def class_name(cls) -> str:
+            return "Collector"
+
+        def handle(self, event, **kwargs: Any) -> None:
+            if isinstance(event, RouteLLMRoutingEvent):
+                self.events.append(event)
+
+    handler = Collector(events=[])
+    root = get_dispatcher()
+    root.add_event_handler(handler)
+    try:
+        yield handler.events
+    finally:
+        root.event_handlers = [h for h in root.event_handlers if h is not handler]

@@ -92,32 +92,10 @@ def test_with_a_threshold_the_router_decides_first(servers, feature_scorer, word
     assert meta["first_role"] == "strong" and meta["cascade_skipped"] == "routed_strong" and not weak.requests
 
 
-def test_routing_event_reports_the_cascade(servers, feature_scorer):
+def test_routing_event_reports_the_cascade(servers, feature_scorer, routing_events):
     """Event handlers (observability) see both decisions, as the response metadata does."""
-    from llama_index.core.instrumentation import get_dispatcher
-    from llama_index.core.instrumentation.event_handlers import BaseEventHandler
-
-    from llamaindex_routellm import RouteLLMRoutingEvent
-
-    class Collector(BaseEventHandler):
-        events: list = []
-
-        @classmethod
-        def class_name(cls) -> str:
-            return "Collector"
-
-        def handle(self, event, **kwargs) -> None:
-            if isinstance(event, RouteLLMRoutingEvent):
-                self.events.append(event)
-
-    handler = Collector(events=[])
-    root = get_dispatcher()
-    root.add_event_handler(handler)
-    try:
-        meta = _llm(servers, feature_scorer, 0.0).chat(_user(PROMPT)).additional_kwargs["routellm"]
-    finally:
-        root.event_handlers = [h for h in root.event_handlers if h is not handler]
-    (event,) = handler.events
+    meta = _llm(servers, feature_scorer, 0.0).chat(_user(PROMPT)).additional_kwargs["routellm"]
+    (event,) = routing_events
     assert event.cascade is True and event.escalated is True and event.first_role == "weak"
     assert event.calls == ["weak", "strong"] and event.wasted_calls == 1 and event.role == "strong"
     assert event.answer_p_inadequate == meta["answer_p_inadequate"] and event.escalate_threshold == 0.0
