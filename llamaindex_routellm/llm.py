@@ -56,6 +56,24 @@ def _tool_llm(llm: LLM) -> FunctionCallingLLM:
     return llm
 
 
+def deferred_tool_request(tools: Sequence[Any], user_msg: Optional[Union[str, ChatMessage]],
+                          chat_history: Optional[list[ChatMessage]], **options: Any) -> dict[str, Any]:
+    """``_prepare_chat_with_tools`` of a routed LLM: keep the tools for the chosen LLM to format itself.
+
+    FunctionCallingLLM's ``chat_with_tools`` (and agents through it) then calls ``chat``, which
+    routes on the messages and calls the chosen LLM's own ``chat_with_tools`` (:func:`chat_call`).
+    """
+    return {"messages": _conversation(user_msg, chat_history), _TOOLS_KEY: {"tools": tools, **options}}
+
+
+def chat_call(kind: str, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> Callable[[LLM], Any]:
+    """What to call on the routed LLM: its plain chat method, or its tool-calling variant."""
+    request = kwargs.pop(_TOOLS_KEY, None)
+    if request is None:
+        return lambda llm: getattr(llm, kind)(list(messages), **kwargs)
+    return lambda llm: getattr(_tool_llm(llm), f"{kind}_with_tools")(chat_history=list(messages), **request, **kwargs)
+
+
 class RouteLLM(QueryRoutedPredict, FunctionCallingLLM):
     """Route each call between a ``strong`` and a ``weak`` LlamaIndex LLM.
 
@@ -201,11 +219,7 @@ class RouteLLM(QueryRoutedPredict, FunctionCallingLLM):
             yield annotate(chunk, payload)
 
     def _chat_call(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any], kind: str) -> Callable[[LLM], Any]:
-        """What to call on the routed LLM: its plain chat method, or its tool-calling variant."""
-        request = kwargs.pop(_TOOLS_KEY, None)
-        if request is None:
-            return lambda llm: getattr(llm, kind)(list(messages), **kwargs)
-        return lambda llm: getattr(_tool_llm(llm), f"{kind}_with_tools")(chat_history=list(messages), **request, **kwargs)
+        return chat_call(kind, messages, kwargs)
 
     @staticmethod
     def _user(prompt: str) -> list[ChatMessage]:
@@ -274,14 +288,9 @@ class RouteLLM(QueryRoutedPredict, FunctionCallingLLM):
                                  chat_history: Optional[list[ChatMessage]] = None, verbose: bool = False,
                                  allow_parallel_tool_calls: bool = False, tool_required: bool = False,
                                  **kwargs: Any) -> dict[str, Any]:
-        """Defer tool formatting to the routed LLM: the strong and weak LLMs may format tools differently.
-
-        FunctionCallingLLM's ``chat_with_tools`` (and agents through it) then calls ``self.chat``,
-        which routes on the messages and calls the chosen LLM's own ``chat_with_tools``.
-        """
-        request = {"tools": tools, "verbose": verbose, "allow_parallel_tool_calls": allow_parallel_tool_calls,
-                   "tool_required": tool_required, **kwargs}
-        return {"messages": _conversation(user_msg, chat_history), _TOOLS_KEY: request}
+        """Defer tool formatting to the routed LLM: the strong and weak LLMs may format tools differently."""
+        return deferred_tool_request(tools, user_msg, chat_history, verbose=verbose, tool_required=tool_required,
+                                     allow_parallel_tool_calls=allow_parallel_tool_calls, **kwargs)
 
     def get_tool_calls_from_response(self, response: ChatResponse, error_on_no_tool_call: bool = True,
                                      **kwargs: Any) -> list[ToolSelection]:

@@ -31,7 +31,7 @@ from routellm_core.errors import InvalidInputError
 from routellm_core.multi_model import DEFAULT_OUTPUT_TOKENS, MultiModelDecision, MultiModelPolicy, make_candidates
 
 from ._responses import R, annotate
-from .llm import _TOOLS_KEY, _conversation, _tool_llm
+from .llm import _tool_llm, chat_call, deferred_tool_request
 from .routing import RouterSpec, message_turns
 
 
@@ -124,31 +124,23 @@ class MultiModelRouteLLM(FunctionCallingLLM):
     def _user(prompt: str) -> list[ChatMessage]:
         return [ChatMessage(role=MessageRole.USER, content=prompt)]
 
-    @staticmethod
-    def _chat_call(kind: str, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> Callable[[LLM], Any]:
-        """``llm.<kind>(messages)``, or the chosen LLM's own ``<kind>_with_tools`` for a tool request."""
-        request = kwargs.pop(_TOOLS_KEY, None)
-        if request is None:
-            return lambda llm: getattr(llm, kind)(list(messages), **kwargs)
-        return lambda llm: getattr(_tool_llm(llm), f"{kind}_with_tools")(chat_history=list(messages), **request, **kwargs)
-
     # --- chat and completion ------------------------------------------------------------------------
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return self._run(self._decide(messages), self._chat_call("chat", messages, kwargs))
+        return self._run(self._decide(messages), chat_call("chat", messages, kwargs))
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         decision = (await self._policy.adecide([self._policy.routed_text(message_turns(messages))]))[0]
-        return await self._arun(decision, self._chat_call("achat", messages, kwargs))
+        return await self._arun(decision, chat_call("achat", messages, kwargs))
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        return self._stream(self._decide(messages), self._chat_call("stream_chat", messages, kwargs))
+        return self._stream(self._decide(messages), chat_call("stream_chat", messages, kwargs))
 
     @llm_chat_callback()
     async def astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
-        return self._astream(self._decide(messages), self._chat_call("astream_chat", messages, kwargs))
+        return self._astream(self._decide(messages), chat_call("astream_chat", messages, kwargs))
 
     # --- tool calling ---------------------------------------------------------------------------
     def _prepare_chat_with_tools(self, tools: Sequence[Any], user_msg: Optional[Union[str, ChatMessage]] = None,
@@ -156,9 +148,8 @@ class MultiModelRouteLLM(FunctionCallingLLM):
                                  allow_parallel_tool_calls: bool = False, tool_required: bool = False,
                                  **kwargs: Any) -> dict[str, Any]:
         """Defer tool formatting to the chosen LLM (candidates may format tools differently); ``chat`` routes."""
-        request = {"tools": tools, "verbose": verbose, "allow_parallel_tool_calls": allow_parallel_tool_calls,
-                   "tool_required": tool_required, **kwargs}
-        return {"messages": _conversation(user_msg, chat_history), _TOOLS_KEY: request}
+        return deferred_tool_request(tools, user_msg, chat_history, verbose=verbose, tool_required=tool_required,
+                                     allow_parallel_tool_calls=allow_parallel_tool_calls, **kwargs)
 
     def get_tool_calls_from_response(self, response: ChatResponse, error_on_no_tool_call: bool = True,
                                      **kwargs: Any) -> list[ToolSelection]:
