@@ -23,7 +23,7 @@ from langchain_core.callbacks import (
 )
 from langchain_core.runnables import RunnableConfig, ensure_config, get_config_list
 
-from routellm_core import RoutingDecision
+from routellm_core import Decision
 from routellm_core.policy import decide_many
 
 from ._policy import DECISION_KWARG, config_overrides
@@ -113,16 +113,16 @@ def decided_configs(configs: list[RunnableConfig], pairs: list[Any]) -> list[Run
     decisions = decide_many([pairs[i] for i in ready])
     out = list(configs)
     for i, decision in zip(ready, decisions, strict=True):
-        if isinstance(decision, RoutingDecision):
+        if isinstance(decision, Decision):
             out[i] = {**configs[i], "configurable": {**(configs[i].get("configurable") or {}),
                                                      _DECISION_KEY: decision.to_dict()}}
     return out
 
 
-def decision_from(config: RunnableConfig) -> RoutingDecision | None:
-    """The decision ``batch`` made for this input, if any."""
+def decision_from(config: RunnableConfig) -> dict[str, Any] | None:
+    """The decision ``batch`` made for this input, if any, as data (``policy.revive`` rebuilds it)."""
     raw = (config.get("configurable") or {}).get(_DECISION_KEY)
-    return RoutingDecision(**raw) if isinstance(raw, dict) else None
+    return raw if isinstance(raw, dict) else None
 
 
 def without_decision(config: RunnableConfig) -> RunnableConfig:

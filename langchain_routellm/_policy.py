@@ -8,14 +8,15 @@ Routing is decided by ``routellm_core.RoutingPolicy`` only; this module turns La
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar
 
 from langchain_core.messages import BaseMessage, convert_to_messages
 from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import RunnableConfig
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from routellm_core import InvalidInputError, Router, RoutingDecision, RoutingPolicy, Turn
+from routellm_core import Decision, InvalidInputError, RoutingPolicy, Turn
+from routellm_core.multi_model import DEFAULT_OUTPUT_TOKENS, make_candidates
 from routellm_core.policy import OVERRIDE_KEYS, ROUTE_MODE_ALIASES, ROUTE_MODES, callable_embedder, normalize_role
 
 # Keys of ``config["configurable"]`` (or call kwargs) that change routing for one call.
@@ -89,11 +90,10 @@ def config_overrides(config: RunnableConfig | None) -> dict[str, Any]:
     return {k: configurable[k] for k in OVERRIDE_KEYS if configurable.get(k) is not None}
 
 
-def pop_call_routing(kwargs: dict[str, Any]) -> tuple[dict[str, Any], RoutingDecision | None]:
-    """Take routing overrides and a decision made by ``batch`` out of call kwargs."""
+def pop_call_routing(kwargs: dict[str, Any]) -> tuple[dict[str, Any], Decision | Mapping[str, Any] | None]:
+    """Take routing overrides and a decision made by ``batch`` (as data: ``policy.revive`` rebuilds it) out of kwargs."""
     overrides = {k: v for k in OVERRIDE_KEYS if (v := kwargs.pop(k, None)) is not None}
-    raw = kwargs.pop(DECISION_KWARG, None)
-    return overrides, RoutingDecision(**raw) if isinstance(raw, Mapping) else raw
+    return overrides, kwargs.pop(DECISION_KWARG, None)
 
 
 def model_name(runnable: Any) -> str:
@@ -122,20 +122,25 @@ def model_name(runnable: Any) -> str:
 
 # --- the fields both integrations share ------------------------------------------------------------
 class RoutingFields(BaseModel):
-    """Router settings as pydantic fields; :attr:`policy` is the engine's decision layer built from them."""
+    """Router settings as pydantic fields; :attr:`policy` is the engine's decision layer built from them.
+
+    The engine validates every setting; these fields only carry them. ``policy=`` gives a ready
+    :class:`~routellm_core.RoutingPolicy` instead (the settings below are then not used).
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     router: Any = "mf"
     """A router name (``"mf"``, ``"sw_ranking"``, ``"random"``...), a checkpoint directory, or a Router."""
     threshold: float | None = None
-    """Route to the strong model iff P(strong wins) >= threshold."""
+    """Route to the strong model iff P(strong wins) >= threshold (many models: a pricier model is needed
+    over a cheaper one iff P(it wins) >= threshold)."""
     strong_fraction: float | None = None
     """Instead of a threshold: the share of ``calibration_prompts`` that should go to the strong model."""
     calibration_prompts: list[str] | None = None
     route_on: Any = "last_user"
     """``"last_user"``, ``"conversation"``, a dict key (RouteLLMRunnable) or a callable returning the text."""
-    on_empty: Literal["error", "strong", "weak"] = "error"
+    on_empty: str = "error"
     """What a call with no text to route on does: raise InvalidInputError, or go to that model."""
     fallback: bool = True
     """If the chosen model fails with a provider error, let the other one answer."""
@@ -143,8 +148,33 @@ class RoutingFields(BaseModel):
     """A LangChain ``Embeddings`` the router embeds prompts with (for routers trained with the same vectors)."""
     router_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Extra arguments for loading the router (e.g. ``strong_model``/``weak_model`` of an MF router)."""
+    cascade: Any = None
+    """None: route on the prompt only. Else answer-aware routing: a ``CascadePolicy`` or a dict of its
+    settings (``escalate_threshold``, ``scorer``, ``escalate_fraction`` + ``calibration_pairs``; also
+    ``answer_text``: output -> text). With ``threshold``/``strong_fraction`` the router decides on the
+    prompt first and only weak calls are cascaded; without, every call goes to the weak model first."""
+    prices: dict[str, Any] | None = None
+    """With ``models``: USD per million tokens per model, ``(input, output)``, a dict, a Price or ``"IN,OUT"``."""
+    router_models: dict[str, str] = Field(default_factory=dict)
+    """With ``models``: the model each name stands for in the router (``{"local": "mistral-7b-instruct"}``)."""
+    output_tokens: int | dict[str, int] | None = None
+    """With ``models``: expected answer length in tokens (one number or per model; default 300), for the cost."""
+    top_fraction: float | None = None
+    """With ``models``: the share of ``calibration_prompts`` on the most expensive model (instead of a threshold)."""
+    budget_per_1k: float | None = None
+    """With ``models``: USD per 1,000 calls on ``calibration_prompts`` (instead of a threshold)."""
+    routes_dict_keys: ClassVar[bool] = False
+    """Whether ``route_on`` may name a key of dict inputs (RouteLLMRunnable)."""
+    policy: Any = Field(default=None, exclude=True)
+    """A ready :class:`~routellm_core.RoutingPolicy` (replaces the routing settings above); after
+    construction, the policy every call of this object is decided by."""
 
-    _policy: RoutingPolicy | None = PrivateAttr(default=None)
+    @model_validator(mode="before")
+    @classmethod
+    def _embedder_alias(cls, values: Any) -> Any:
+        if isinstance(values, dict) and "embedder" in values:  # the engine's name for it
+            values = {k: v for k, v in values.items() if k != "embedder"} | {"embeddings": values["embedder"]}
+        return values
 
     @field_validator("route_on")
     @classmethod
@@ -153,25 +183,56 @@ class RoutingFields(BaseModel):
 
     @model_validator(mode="after")
     def _build_policy(self) -> RoutingFields:
-        route_on: Any = self.route_on if callable(self.route_on) or self.route_on in ROUTE_MODES else "last_user"
+        if self.policy is not None:
+            if not isinstance(self.policy, RoutingPolicy):
+                raise InvalidInputError(f"policy must be a routellm_core.RoutingPolicy, got {type(self.policy).__name__}")
+            return self
         if not (callable(self.route_on) or isinstance(self.route_on, str)):
             raise InvalidInputError(f"route_on must be 'last_user', 'conversation', a dict key or a callable, "
                                     f"got {self.route_on!r}")
-        self._policy = RoutingPolicy(
+        models = getattr(self, "models", None)
+        candidates = None
+        if models is not None:
+            tokens = DEFAULT_OUTPUT_TOKENS if self.output_tokens is None else self.output_tokens
+            candidates = make_candidates(list(models), self.prices or {}, self.router_models, tokens)
+        route_on: Any = self.route_on
+        if self.routes_dict_keys and not (callable(route_on) or route_on in ROUTE_MODES):
+            route_on = "last_user"  # a dict key: input_text picks the text, the policy reads it as it is
+        self.policy = RoutingPolicy(
             router=self.router, threshold=self.threshold, strong_fraction=self.strong_fraction,
             calibration_prompts=tuple(self.calibration_prompts or ()), router_kwargs=self.router_kwargs,
             embedder=None if self.embeddings is None else router_embedder(self.embeddings),
-            route_on=route_on, on_empty=self.on_empty, fallback=self.fallback)
+            route_on=route_on, on_empty=self.on_empty, fallback=self.fallback, candidates=candidates,
+            top_fraction=self.top_fraction, budget_per_1k=self.budget_per_1k, cascade=self.cascade)
         return self
 
-    @property
-    def policy(self) -> RoutingPolicy:
-        """The decision layer for these settings (per-call overrides: ``policy.overrides_from``)."""
-        assert self._policy is not None
-        return self._policy
-
     def router_label(self) -> str:
-        return self.router.name if isinstance(self.router, Router) else str(self.router)
+        return self.policy.router_label
+
+    def targets(self) -> dict[str, Any]:
+        """The models decisions name: ``{"strong": ..., "weak": ...}`` or ``models``."""
+        models = getattr(self, "models", None)
+        return dict(models) if models is not None else {"strong": self.strong, "weak": self.weak}
+
+
+def check_targets(values: Any, owner: str) -> Any:
+    """``strong`` and ``weak``, or ``models`` (then not strong/weak/strong_fraction): the error names what is wrong."""
+    if not isinstance(values, dict):
+        return values
+    if values.get("models") is not None:
+        for key in ("strong", "weak", "strong_fraction"):
+            if values.get(key) is not None:
+                raise InvalidInputError(f"{owner}(models=...) routes among the models by price: drop {key}= "
+                                        "(use threshold, top_fraction or budget_per_1k)")
+        if not isinstance(values["models"], Mapping):
+            raise InvalidInputError(f"models must map names to models, got {type(values['models']).__name__}")
+        if values.get("policy") is None and values.get("prices") is None:
+            raise InvalidInputError(f"{owner}(models=...) needs prices={{name: (input, output) USD per million tokens}}")
+        return values
+    for role in ("strong", "weak"):
+        if values.get(role) is None:
+            raise InvalidInputError(f"{owner} needs a {role} model: pass {role}=<model> (or models={{...}} and prices)")
+    return values
 
 
 class MessagesRouteOn:

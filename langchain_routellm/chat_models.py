@@ -8,7 +8,8 @@ as a child run (tracing shows which model answered), its answer comes back uncha
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, BaseCallbackManager, CallbackManagerForLLMRun
@@ -20,19 +21,42 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import ConfigDict, Field, SecretStr, model_validator
 
-from routellm_core import FallbackExecutor, InvalidInputError, RoutingPolicy
-from routellm_core.policy import ROUTE_MODES
+from routellm_core import Attempt, Decision, Executor, InvalidInputError, RoutingPolicy
+from routellm_core.policy import flat_metadata
 
-from . import _cascade
+from ._answers import annotate, answer_reader, structured_text
 from ._call_config import STREAM_PARENT, CallConfigEntryPoints, child_manager, without_stream_taps
-from ._call_plan import CallPlan
 from ._models import build_chat_model
-from ._policy import MessagesRouteOn, RoutingFields, config_overrides, message_turns, model_name, pop_call_routing
+from ._policy import (
+    MessagesRouteOn,
+    RoutingFields,
+    check_targets,
+    config_overrides,
+    message_turns,
+    model_name,
+    pop_call_routing,
+)
 from ._tools import pop_tool_request, tool_binding
 
 
-class ChatRouteLLM(CallConfigEntryPoints, BaseChatModel, _cascade.CascadeFields, RoutingFields):
-    """Route each chat call to ``strong`` or ``weak`` by a learned router.
+@dataclass
+class _Call:
+    """One call: its policy (overrides applied), routed text, a decision made by ``batch``, and how to call a target."""
+
+    policy: RoutingPolicy
+    text: str
+    decided: Any
+    call: Callable[[str, Decision], Callable[[Attempt], Any]]
+
+    def decide(self) -> Decision:
+        return self.policy.revive(self.decided) if self.decided else self.policy.decide([self.text])[0]
+
+    async def adecide(self) -> Decision:
+        return self.policy.revive(self.decided) if self.decided else (await self.policy.adecide([self.text]))[0]
+
+
+class ChatRouteLLM(CallConfigEntryPoints, BaseChatModel, RoutingFields):
+    """Route each chat call to ``strong`` or ``weak`` (or to one of several priced ``models``) by a learned router.
 
     Example:
         ```python
@@ -44,25 +68,20 @@ class ChatRouteLLM(CallConfigEntryPoints, BaseChatModel, _cascade.CascadeFields,
         llm.invoke("What is 2 + 2?").response_metadata["routellm"]["role"]  # "strong" or "weak"
         ```
 
+    ``models={name: chat model}`` with ``prices={name: (input, output)}`` routes among many models
+    by price (docs/multi-model.md); ``cascade={"escalate_threshold": 0.6}`` turns on answer-aware
+    routing (docs/cascade.md); ``policy=`` takes a ready :class:`~routellm_core.RoutingPolicy`.
     Per call: ``config={"configurable": {"routellm_threshold": 0.2, "routellm_router": "sw_ranking"}}``.
-    ``cascade={"escalate_threshold": 0.6}`` turns on answer-aware routing (docs/cascade.md): the weak
-    model answers first and the engine escalates when its answer looks inadequate.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
-        """``ChatRouteLLM(models={...}, prices={...})`` builds the multi-model chat model (docs/multi-model.md)."""
-        if cls is ChatRouteLLM and "models" in kwargs:
-            from .multi_model import multi_model_chat
-
-            return multi_model_chat(kwargs)
-        return super().__new__(cls)
-
-    strong: BaseChatModel
+    strong: BaseChatModel | None = None
     """The strong (expensive) chat model, or an OpenAI model name."""
-    weak: BaseChatModel
+    weak: BaseChatModel | None = None
     """The weak (cheap) chat model, or an OpenAI model name."""
+    models: dict[str, BaseChatModel] | None = None
+    """Instead of strong/weak: candidate chat models by name, routed by price (with ``prices``)."""
     model_name: str = Field(default="routellm", alias="model")
     """Name this routed model reports to tracing (``ls_model_name``)."""
     temperature: float | None = None
@@ -85,20 +104,15 @@ class ChatRouteLLM(CallConfigEntryPoints, BaseChatModel, _cascade.CascadeFields,
     @model_validator(mode="before")
     @classmethod
     def _models_from_names(cls, values: Any) -> Any:
+        values = check_targets(values, "ChatRouteLLM")
         if isinstance(values, dict):
             values = dict(values)
-            for role in ("strong", "weak"):
-                if role not in values:
-                    raise InvalidInputError(f"ChatRouteLLM needs a {role} model: pass {role}=<chat model or model name>")
-                values[role] = build_chat_model(values[role], values, role)
+            if values.get("models") is not None:
+                values["models"] = {k: build_chat_model(v, values, k) for k, v in values["models"].items()}
+            else:
+                for role in ("strong", "weak"):
+                    values[role] = build_chat_model(values[role], values, role)
         return values
-
-    @model_validator(mode="after")
-    def _check_route_on(self) -> ChatRouteLLM:
-        if not callable(self.route_on) and self.route_on not in ROUTE_MODES:
-            raise InvalidInputError(f"route_on must be 'last_user', 'conversation' or a callable taking the messages, "
-                                    f"got {self.route_on!r}")
-        return self
 
     @classmethod
     def is_lc_serializable(cls) -> bool:
@@ -115,7 +129,7 @@ class ChatRouteLLM(CallConfigEntryPoints, BaseChatModel, _cascade.CascadeFields,
     @property
     def _identifying_params(self) -> dict[str, Any]:
         route_on = self.route_on if isinstance(self.route_on, str) else getattr(self.route_on, "__name__", "callable")
-        return {"model_name": self.model_name, "strong": model_name(self.strong), "weak": model_name(self.weak),
+        return {"model_name": self.model_name, **{k: model_name(m) for k, m in self.targets().items()},
                 "router": self.router_label(), "threshold": self.threshold, "strong_fraction": self.strong_fraction,
                 "route_on": route_on, "fallback": self.fallback}
 
@@ -137,114 +151,106 @@ class ChatRouteLLM(CallConfigEntryPoints, BaseChatModel, _cascade.CascadeFields,
 
     # --- tools and structured output -----------------------------------------------------------
     def bind_tools(self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any) -> Runnable[LanguageModelInput, AIMessage]:
-        """Bind tools on both models: the chosen model gets ``bind_tools(tools, tool_choice=..., **kwargs)``."""
+        """Bind tools on every model: the chosen one gets ``bind_tools(tools, tool_choice=..., **kwargs)``.
+
+        Routing still reads the conversation's text, so an agent's tool loop is routed call by call.
+        """
         return self.bind(**tool_binding(tools, tool_choice, kwargs))
 
     def with_structured_output(self, schema: Any = None, *, include_raw: bool = False, **kwargs: Any) -> Runnable:
-        """Each model's own structured output, routed: a RouteLLMRunnable over the two structured models."""
+        """Each model's own structured output, routed by this model's policy (a cascade judges the JSON answer)."""
         from .runnables import RouteLLMRunnable
 
-        settings = {k: getattr(self, k) for k in ("router", "threshold", "strong_fraction", "calibration_prompts",
-                                                  "fallback", "embeddings", "router_kwargs", "on_empty")}
-        if self.cascade is not None and self.cascade is not False:  # same mode: the scorer judges the JSON answer
-            settings["cascade"] = (self.cascade if isinstance(self.cascade, _cascade.CascadePolicy)
-                                   else {**self.cascade, "answer_text": _cascade.structured_text})
-        return RouteLLMRunnable(
-            strong=self.strong.with_structured_output(schema, include_raw=include_raw, **kwargs),
-            weak=self.weak.with_structured_output(schema, include_raw=include_raw, **kwargs), **settings,
-            route_on=MessagesRouteOn(self.route_on) if callable(self.route_on) else self.route_on,
-            name="ChatRouteLLMStructuredOutput",
-        )
+        structured = {k: m.with_structured_output(schema, include_raw=include_raw, **kwargs)
+                      for k, m in self.targets().items()}
+        return RouteLLMRunnable(models=structured, policy=self.policy, answer_text=structured_text,
+                                route_on=MessagesRouteOn(self.route_on) if callable(self.route_on) else self.route_on,
+                                name="ChatRouteLLMStructuredOutput")
 
-    # --- routing: messages -> the policy's decision ----------------------------------------------
-    def _role_model(self, role: str) -> BaseChatModel:
-        return self.strong if role == "strong" else self.weak
-
-    def _plan(self, messages: list[BaseMessage], stop: list[str] | None, parent: BaseCallbackManager | None,
-              kwargs: dict[str, Any]) -> tuple[CallPlan, RoutingPolicy, str]:
-        """Split LangChain's call kwargs; the policy for this call and the text it routes on."""
+    # --- routing: messages -> the policy's decision -> the executor ---------------------------------
+    def _call(self, messages: list[BaseMessage], stop: list[str] | None, parent: BaseCallbackManager | None,
+              kwargs: dict[str, Any]) -> _Call:
+        """Split LangChain's call kwargs: this call's policy, routed text, and how to call each target."""
         kwargs = dict(kwargs)
-        overrides, decision = pop_call_routing(kwargs)
+        overrides, decided = pop_call_routing(kwargs)
         tools, tool_kwargs = pop_tool_request(kwargs)
         for name in ("temperature", "max_tokens"):
             if getattr(self, name) is not None:
                 kwargs.setdefault(name, getattr(self, name))
-        plan = CallPlan(self, parent, stop or self.stop or None, kwargs, tools, tool_kwargs, decision)
+        stop = stop or self.stop or None
         policy = self.policy.overrides_from(overrides)
-        text = "" if decision else policy.routed_text(message_turns(messages), raw=list(messages))
-        return plan, policy, text
+        text = "" if decided else policy.routed_text(message_turns(messages), raw=list(messages))
+        targets = self.targets()
 
-    def _decided(self, messages: list[BaseMessage], stop: list[str] | None, parent: BaseCallbackManager | None,
-                 kwargs: dict[str, Any]) -> CallPlan:
-        plan, policy, text = self._plan(messages, stop, parent, kwargs)
-        plan.decision = plan.decision or policy.decide([text])[0]
-        return plan
+        def method(name: str, decision: Decision) -> Callable[[Attempt], Any]:
+            """``lambda attempt: <target>.<name>(messages, child config, stop=..., **kwargs)``."""
+            def call(attempt: Attempt) -> Any:
+                model: Runnable = targets[attempt.key]
+                if tools is not None:
+                    model = targets[attempt.key].bind_tools(tools, **tool_kwargs)
+                meta = decision.metadata(attempt.key, model_name(targets[attempt.key]))
+                config: RunnableConfig = {"metadata": flat_metadata(meta), "tags": decision.tags(attempt.key)}
+                if parent is not None:
+                    config["callbacks"] = parent
+                return getattr(model, name)(messages, config, stop=stop, **kwargs)
+            return call
 
-    async def _adecided(self, messages: list[BaseMessage], stop: list[str] | None,
-                        parent: BaseCallbackManager | None, kwargs: dict[str, Any]) -> CallPlan:
-        plan, policy, text = self._plan(messages, stop, parent, kwargs)
-        plan.decision = plan.decision or (await policy.adecide([text]))[0]
-        return plan
+        return _Call(policy, text, decided, method)
+
+    def _executor(self) -> Executor:
+        return self.policy.executor({k: model_name(m) for k, m in self.targets().items()}, answer_reader(self.cascade))
 
     def batch_routing(self, inputs: list[Any], configs: list[RunnableConfig], kwargs: dict[str, Any]) -> list[Any]:
         """(policy, text) for each input of a batch (None where it cannot be routed: it reports that itself)."""
-        if self.cascade is not None:  # a cascade decides per call, after the weak answer
-            return [None] * len(inputs)
         pairs: list[Any] = []
         for value, config in zip(inputs, configs, strict=True):
             try:
-                _, policy, text = self._plan(self._convert_input(value).to_messages(), None, None,
-                                             {**config_overrides(config), **kwargs})
-                pairs.append((policy, text))
+                call = self._call(self._convert_input(value).to_messages(), None, None,
+                                  {**config_overrides(config), **kwargs})
+                pairs.append((call.policy, call.text))
             except InvalidInputError:
                 pairs.append(None)
         return pairs
-
-    @property
-    def _executor(self) -> FallbackExecutor:
-        return FallbackExecutor(describe=lambda role: f"{role} model ({model_name(self._role_model(role))})")
 
     # --- generation -----------------------------------------------------------------------------
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
         if self.streaming:
             return generate_from_stream(self._stream(messages, stop=stop, run_manager=run_manager, **kwargs))
-        if self.cascade is not None:
-            return _cascade.generate(_cascade.chat_call(self, messages, stop, child_manager(run_manager), kwargs))
-        plan = self._decided(messages, stop, child_manager(run_manager), kwargs)
-        message, outcome = self._executor.run(plan.attempts(), plan.call("invoke", messages))
-        return ChatResult(generations=[ChatGeneration(message=plan.annotate(message, outcome))])
+        call = self._call(messages, stop, child_manager(run_manager), kwargs)
+        decision = call.decide()
+        message, meta = self._executor().run(decision, call.call("invoke", decision))
+        return ChatResult(generations=[ChatGeneration(message=annotate(message, meta))])
 
     async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                          run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
         if self.streaming:
             return await agenerate_from_stream(self._astream(messages, stop=stop, run_manager=run_manager, **kwargs))
-        if self.cascade is not None:
-            return await _cascade.agenerate(_cascade.chat_call(self, messages, stop, child_manager(run_manager), kwargs))
-        plan = await self._adecided(messages, stop, child_manager(run_manager), kwargs)
-        message, outcome = await self._executor.arun(plan.attempts(), plan.call("ainvoke", messages))
-        return ChatResult(generations=[ChatGeneration(message=plan.annotate(message, outcome))])
+        call = self._call(messages, stop, child_manager(run_manager), kwargs)
+        decision = await call.adecide()
+        message, meta = await self._executor().arun(decision, call.call("ainvoke", decision))
+        return ChatResult(generations=[ChatGeneration(message=annotate(message, meta))])
 
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        # langchain-core's stream() calls _stream without a run manager: our stream() sets STREAM_PARENT.
         parent = without_stream_taps(child_manager(run_manager) if run_manager else STREAM_PARENT.get())
-        if self.cascade is not None:
-            yield from _cascade.stream(_cascade.chat_call(self, messages, stop, parent, kwargs))
-            return
-        plan = self._decided(messages, stop, parent, kwargs)
-        for i, (chunk, outcome) in enumerate(self._executor.stream(plan.attempts(), plan.call("stream", messages))):
-            yield plan.chunk(chunk, outcome, i == 0)
+        call = self._call(messages, stop, parent, kwargs)
+        decision = call.decide()
+        for i, (chunk, meta) in enumerate(self._executor().stream(decision, call.call("stream", decision))):
+            yield ChatGenerationChunk(message=annotate(chunk, meta) if i == 0 else chunk)
 
     async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                        run_manager: AsyncCallbackManagerForLLMRun | None = None,
                        **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
         parent = without_stream_taps(child_manager(run_manager) if run_manager else STREAM_PARENT.get())
-        if self.cascade is not None:
-            async for item in _cascade.astream(_cascade.chat_call(self, messages, stop, parent, kwargs)):
-                yield item
-            return
-        plan = await self._adecided(messages, stop, parent, kwargs)
+        call = self._call(messages, stop, parent, kwargs)
+        decision = await call.adecide()
         first = True
-        async for chunk, outcome in self._executor.astream(plan.attempts(), plan.call("astream", messages)):
-            yield plan.chunk(chunk, outcome, first)
+        async for chunk, meta in self._executor().astream(decision, call.call("astream", decision)):
+            yield ChatGenerationChunk(message=annotate(chunk, meta) if first else chunk)
             first = False
+
+
+# The name the many-model chat model had when it was a separate class.
+MultiModelChatRouteLLM = ChatRouteLLM

@@ -6,8 +6,10 @@ calls; this one answers from a RouteLLM router in about a millisecond, with the 
 :class:`routellm_core.RoutingPolicy` (P(strong wins) against the threshold or calibrated share).
 
 - ``Choice`` with the two labels ``strong_label`` / ``weak_label`` (defaults ``"strong"`` /
-  ``"weak"``): the routed label, probabilities from :meth:`RoutingPolicy.strong_probability`.
-- ``Noul`` ("is the strong model needed?"): that same probability (>= 0.5 iff the router says strong).
+  ``"weak"``): the routed label, probabilities from :meth:`RoutingPolicy.target_probabilities`.
+- with ``prices={label: ...}``: a ``Choice`` over those labels, each a model the router knows (or
+  mapped to one by ``router_models``), decided by the price rule (docs/multi-model.md).
+- ``Noul`` ("is the strong model needed?"): the strong probability (>= 0.5 iff the router says strong).
 - Anything else (``Score``, ``Box``, other labels, more than two choices) is an
   :class:`~routellm_core.errors.InvalidInputError` naming the problem.
 """
@@ -32,8 +34,9 @@ from langchain_core.messages import BaseMessage, UsageMetadata
 from langchain_core.runnables import RunnableConfig
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from routellm_core import RoutingDecision, RoutingPolicy
+from routellm_core import Decision, RoutingPolicy
 from routellm_core.errors import InvalidInputError
+from routellm_core.multi_model import DEFAULT_OUTPUT_TOKENS, make_candidates
 from routellm_core.policy import Turn, decide_many
 
 from ._policy import _as_messages
@@ -90,25 +93,28 @@ class RouteLLMDecisionModel(BaseDecisionModel):
     policy: RoutingPolicy | None = Field(default=None, exclude=True,
                                          description="A ready policy (replaces the settings above).")
 
+    prices: dict[str, Any] | None = Field(default=None, description="USD per million tokens per Choice label "
+                                                                     "(routes among the labels by price).")
+    router_models: dict[str, str] = Field(default_factory=dict, description="Label -> the router's model id.")
+    output_tokens: Any = Field(default=DEFAULT_OUTPUT_TOKENS, description="Expected answer tokens (number or per label).")
+    top_fraction: float | None = Field(default=None, description="With prices: share on the priciest model.")
+    budget_per_1k: float | None = Field(default=None, description="With prices: USD per 1,000 calls on the sample.")
+
     _policy: RoutingPolicy = PrivateAttr()
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
-        """With ``prices={label: ...}``: a Choice among those models by price (docs/multi-model.md)."""
-        if cls is RouteLLMDecisionModel and "prices" in kwargs:
-            from .multi_decision import MultiModelDecisionModel
-
-            return MultiModelDecisionModel(**kwargs)
-        return super().__new__(cls)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         # Built here, not in a validator, so a bad setting raises InvalidInputError (not a ValidationError).
         if self.strong_label == self.weak_label:
             raise InvalidInputError(f"strong_label and weak_label must differ, both are {self.strong_label!r}")
+        candidates = None
+        if self.prices is not None:
+            candidates = make_candidates(list(self.prices), self.prices, self.router_models, self.output_tokens)
         self._policy = self.policy or RoutingPolicy(
             self.router, threshold=self.threshold, strong_fraction=self.strong_fraction,
             calibration_prompts=tuple(self.calibration_prompts or ()), route_on=self.route_on,
-            on_empty=self.on_empty)  # type: ignore[arg-type]
+            on_empty=self.on_empty, candidates=candidates, top_fraction=self.top_fraction,
+            budget_per_1k=self.budget_per_1k)
         if not self.model:
             self.model = f"routellm:{self._policy.router_label}"
 
@@ -122,45 +128,48 @@ class RouteLLMDecisionModel(BaseDecisionModel):
         return self._policy
 
     # --- questions ------------------------------------------------------------------------------
-    def _label(self, role: str) -> str:
-        return self.strong_label if role == "strong" else self.weak_label
+    @property
+    def labels(self) -> dict[str, str]:
+        """Choice label of each target the policy decides between."""
+        names = {"strong": self.strong_label, "weak": self.weak_label}
+        return {key: names.get(key, key) for key in self._policy.targets}
 
     def check_questions(self, questions: Mapping[str, Question]) -> None:
-        """Raise a clear error for a question a two-model router cannot answer."""
+        """Raise a clear error for a question this router cannot answer."""
         if not questions:
             raise InvalidInputError("RouteLLMDecisionModel needs at least one question")
-        labels = {self.strong_label, self.weak_label}
+        labels = list(self.labels.values())
         for qid, question in questions.items():
-            if isinstance(question, Noul):
+            if isinstance(question, Noul) and "strong" in self.labels:
                 continue
             if not isinstance(question, Choice):
-                raise InvalidInputError(f"question {qid!r}: RouteLLMDecisionModel answers Choice and Noul questions, "
-                                        f"not {type(question).__name__}")
+                raise InvalidInputError(f"question {qid!r}: RouteLLMDecisionModel answers Choice and Noul questions "
+                                        f"(with prices: Choice questions over the priced models), not "
+                                        f"{type(question).__name__}")
             given = list(question.criteria)
-            if len(given) > 2:
+            if len(given) > len(labels):
                 raise InvalidInputError(f"question {qid!r} has {len(given)} choices {given}, but a RouteLLM router "
-                                        f"chooses between two models: {self.strong_label!r} and {self.weak_label!r}")
-            unknown = [label for label in given if label not in labels]
-            if unknown or len(given) < 2:
+                                        f"chooses between {len(labels)} models: {', '.join(map(repr, labels))}")
+            if set(given) != set(labels):
                 raise InvalidInputError(f"question {qid!r} has labels {given}; RouteLLMDecisionModel answers with "
-                                        f"exactly {self.strong_label!r} (strong model) and {self.weak_label!r} (weak "
-                                        "model): rename the choices or set strong_label=/weak_label=")
+                                        f"exactly {', '.join(map(repr, labels))}: the labels must be the priced models "
+                                        "(prices=...), or the two of strong_label=/weak_label=")
 
-    def _answers(self, questions: Mapping[str, Question], decision: RoutingDecision) -> dict[str, Any]:
-        strong = RoutingPolicy.strong_probability(decision)
+    def _answers(self, questions: Mapping[str, Question], decision: Decision) -> dict[str, Any]:
+        labels = self.labels
+        probs = {labels[k]: p for k, p in RoutingPolicy.target_probabilities(decision).items()}
+        chosen = labels[decision.role]
         answers: dict[str, Any] = {}
         for qid, question in questions.items():
             if isinstance(question, Noul):
-                answers[qid] = NoulAnswer(type="noul", noul=strong)
+                answers[qid] = NoulAnswer(type="noul", noul=probs[self.strong_label])
                 continue
-            chosen = strong if decision.role == "strong" else 1.0 - strong
-            answers[qid] = ChoiceAnswer(type="choice", choice=self._label(decision.role), confidence=chosen,
-                                        probabilities={self.strong_label: strong, self.weak_label: 1.0 - strong})
+            answers[qid] = ChoiceAnswer(type="choice", choice=chosen, confidence=probs[chosen], probabilities=probs)
         return answers
 
-    def _response(self, questions: Mapping[str, Question], decision: RoutingDecision,
+    def _response(self, questions: Mapping[str, Question], decision: Decision,
                   config: RunnableConfig | None = None) -> ClassifierResponse:
-        _announce(RoutingPolicy.metadata(decision), config)
+        _announce(decision.metadata(), config)
         return ClassifierResponse(model=self.model, answers=self._answers(questions, decision), usage=_NO_USAGE)
 
     # --- BaseDecisionModel hooks ----------------------------------------------------------------

@@ -14,7 +14,6 @@ The decision is recorded in the agent state (``state["routellm"]``) and on each 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal, NotRequired
 
@@ -30,7 +29,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
 from langgraph.types import Command
 
-from routellm_core import RoutingDecision, RoutingPolicy
+from routellm_core import Decision, RoutingPolicy
 from routellm_core.errors import InvalidInputError
 from routellm_core.fallback import ErrorFilter, FallbackExecutor, Outcome, is_provider_error
 from routellm_core.policy import Attempt, RouterSpec
@@ -61,11 +60,11 @@ def _chat_model(role: str, model: str | BaseChatModel) -> BaseChatModel:
     return model
 
 
-def _stored_decision(meta: Mapping[str, Any]) -> RoutingDecision:
+def _stored_decision(meta: Mapping[str, Any]) -> Decision:
     """The decision a state record was made from (probability/threshold None -> NaN, as on_empty gives)."""
     nan = float("nan")
     prob, threshold = meta.get("probability"), meta.get("threshold")
-    return RoutingDecision(meta["routed_role"], nan if prob is None else prob, nan if threshold is None else threshold,
+    return Decision.pair(meta["routed_role"], nan if prob is None else prob, nan if threshold is None else threshold,
                            meta.get("router", ""))
 
 
@@ -107,7 +106,7 @@ class RouteLLMMiddleware(AgentMiddleware[RouteLLMState]):
     def _text(self, messages: Sequence[Any]) -> str:
         return self.policy.routed_text(message_turns(messages), raw=list(messages))
 
-    def _record(self, decision: RoutingDecision) -> dict[str, Any]:
+    def _record(self, decision: Decision) -> dict[str, Any]:
         return {STATE_KEY: self.policy.metadata(decision, model=model_name(self.models[decision.role]))}
 
     def _kept(self, state: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -136,7 +135,7 @@ class RouteLLMMiddleware(AgentMiddleware[RouteLLMState]):
 
     # --- calling --------------------------------------------------------------------------------
     def _plan(self, request: ModelRequest,
-              decision: RoutingDecision | None) -> tuple[RoutingDecision, list[Attempt], dict[str, Any]]:
+              decision: Decision | None) -> tuple[Decision, list[Attempt], dict[str, Any]]:
         """The decision for this call, the models to try in order, and the turn's record so far.
 
         Within a turn, once the routed model has failed and the other one answered, the other one
@@ -147,12 +146,12 @@ class RouteLLMMiddleware(AgentMiddleware[RouteLLMState]):
             decision = _stored_decision(previous)
         first = decision
         if self.scope != "call" and previous.get("fallback"):
-            first = dataclasses.replace(decision, role=previous["role"])
+            first = Decision.pair(previous["role"], decision.probability, decision.threshold, decision.router)
         else:
             previous = {}
         return decision, self.policy.attempts(first), previous
 
-    def _finish(self, response: Any, decision: RoutingDecision, outcome: Outcome,
+    def _finish(self, response: Any, decision: Decision, outcome: Outcome,
                 previous: dict[str, Any]) -> ExtendedModelResponse:
         """Label the answer with the decision, and store it in the agent state."""
         role = outcome.attempt.role

@@ -8,32 +8,22 @@ and a message output carries ``response_metadata["routellm"]`` like ChatRouteLLM
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, ClassVar
 
 from langchain_core.callbacks import adispatch_custom_event, dispatch_custom_event
-from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable, get_config_list, patch_config
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field, model_validator
 
-from routellm_core import Attempt, FallbackExecutor, RouteLLMError, RoutingDecision, RoutingPolicy
-from routellm_core.fallback import Outcome
+from routellm_core import AnswerReader, Attempt, Decision, Executor, RouteLLMError, RoutingPolicy
 from routellm_core.policy import flat_metadata
 
-from . import _cascade
+from ._answers import annotate, answer_reader, has_tool_calls
 from ._call_config import decided_configs, decision_from, without_decision
-from ._policy import RoutingFields, config_overrides, input_text, model_name
+from ._policy import RoutingFields, check_targets, config_overrides, input_text, model_name
 
 DECISION_EVENT = "routellm_decision"
-
-
-def annotate_output(output: Any, meta: dict[str, Any]) -> Any:
-    """Add ``response_metadata["routellm"]`` to a message output (or to ``raw`` of an include_raw dict)."""
-    if isinstance(output, BaseMessage) and hasattr(output, "response_metadata"):
-        return output.model_copy(update={"response_metadata": {**output.response_metadata, "routellm": meta}})
-    if isinstance(output, dict) and isinstance(output.get("raw"), BaseMessage):
-        return {**output, "raw": annotate_output(output["raw"], meta)}
-    return output
+annotate_output = annotate  # the name this helper had
 
 
 def _merge_chunks(chunks: list[Any]) -> Any:
@@ -47,8 +37,8 @@ def _merge_chunks(chunks: list[Any]) -> Any:
     return value
 
 
-class RouteLLMRunnable(_cascade.CascadeFields, RoutingFields, RunnableSerializable[Any, Any]):
-    """Send each input to ``strong`` or ``weak`` (any Runnables) by a learned router.
+class RouteLLMRunnable(RoutingFields, RunnableSerializable[Any, Any]):
+    """Send each input to ``strong`` or ``weak`` (any Runnables), or one of several priced ``models``, by a router.
 
     Example:
         ```python
@@ -59,56 +49,61 @@ class RouteLLMRunnable(_cascade.CascadeFields, RoutingFields, RunnableSerializab
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
+    routes_dict_keys: ClassVar[bool] = True
 
-    strong: Runnable
-    weak: Runnable
+    strong: Runnable | None = None
+    weak: Runnable | None = None
+    models: dict[str, Runnable] | None = None
+    """Instead of strong/weak: Runnables by name, routed by price (with ``prices``) or by ``policy``."""
+    answer_text: Callable[[Any], str] | None = Field(default=None, exclude=True)
+    """How a cascade reads an output's text (default: messages, strings, dicts holding one)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _targets_given(cls, values: Any) -> Any:
+        return check_targets(values, "RouteLLMRunnable")
 
     def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
         return super().get_name(suffix, name=name or self.name or "RouteLLMRunnable")
 
     # --- routing --------------------------------------------------------------------------------
-    def _runnable(self, role: str) -> Runnable:
-        return self.strong if role == "strong" else self.weak
-
     def _routing(self, value: Any, config: RunnableConfig) -> tuple[RoutingPolicy, str]:
         """The policy for this call (``configurable`` overrides applied) and the text it routes on."""
         return self.policy.overrides_from(config_overrides(config)), input_text(self.policy, value, self.route_on)
 
-    def _decide(self, value: Any, config: RunnableConfig) -> RoutingDecision:
+    def _decide(self, value: Any, config: RunnableConfig) -> Decision:
         policy, text = self._routing(value, config)
-        return decision_from(config) or policy.decide([text])[0]
+        made = decision_from(config)
+        return policy.revive(made) if made else policy.decide([text])[0]
 
-    async def _adecide(self, value: Any, config: RunnableConfig) -> RoutingDecision:
+    async def _adecide(self, value: Any, config: RunnableConfig) -> Decision:
         policy, text = self._routing(value, config)
-        return decision_from(config) or (await policy.adecide([text]))[0]
+        made = decision_from(config)
+        return policy.revive(made) if made else (await policy.adecide([text]))[0]
 
-    def _plan(self, value: Any, config: RunnableConfig, run_manager: Any, decision: RoutingDecision, method: str,
+    def _plan(self, value: Any, config: RunnableConfig, run_manager: Any, decision: Decision, method: str,
               kwargs: dict[str, Any]) -> Any:
         """``lambda attempt: <chosen runnable>.<method>(value, child config, **kwargs)``."""
+        targets = self.targets()
+
         def call(attempt: Attempt) -> Any:
-            child = patch_config(without_decision(config), callbacks=run_manager.get_child(f"routellm:{attempt.role}"))
-            meta = flat_metadata(self._meta(decision, Outcome(attempt, None)))
+            child = patch_config(without_decision(config), callbacks=run_manager.get_child(f"routellm:{attempt.key}"))
+            meta = flat_metadata(decision.metadata(attempt.key, model_name(targets[attempt.key])))
             child = {**child, "metadata": {**(child.get("metadata") or {}), **meta}}
-            return getattr(self._runnable(attempt.role), method)(value, child, **kwargs)
+            return getattr(targets[attempt.key], method)(value, child, **kwargs)
         return call
 
-    def _meta(self, decision: RoutingDecision, outcome: Outcome) -> dict[str, Any]:
-        role = outcome.attempt.role
-        return RoutingPolicy.metadata(decision, role, model_name(self._runnable(role)), outcome.error)
+    def _executor(self) -> Executor:
+        reader = AnswerReader(self.answer_text, has_tool_calls) if self.answer_text else answer_reader(self.cascade)
+        return self.policy.executor({k: model_name(r) for k, r in self.targets().items()}, reader)
 
-    @property
-    def _executor(self) -> FallbackExecutor:
-        return FallbackExecutor(describe=lambda role: f"{role} runnable ({model_name(self._runnable(role))})")
-
-    def _finish(self, output: Any, decision: RoutingDecision, outcome: Outcome, run_manager: Any) -> Any:
-        meta = self._meta(decision, outcome)
+    def _finish(self, output: Any, meta: dict[str, Any], run_manager: Any) -> Any:
         dispatch_custom_event(DECISION_EVENT, meta, config={"callbacks": run_manager.get_child()})
-        return annotate_output(output, meta)
+        return annotate(output, meta)
 
-    async def _afinish(self, output: Any, decision: RoutingDecision, outcome: Outcome, run_manager: Any) -> Any:
-        meta = self._meta(decision, outcome)
+    async def _afinish(self, output: Any, meta: dict[str, Any], run_manager: Any) -> Any:
         await adispatch_custom_event(DECISION_EVENT, meta, config={"callbacks": run_manager.get_child()})
-        return annotate_output(output, meta)
+        return annotate(output, meta)
 
     # --- invoke and batch (one router call for the batch, then one call per input) -------------------
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
@@ -118,26 +113,18 @@ class RouteLLMRunnable(_cascade.CascadeFields, RoutingFields, RunnableSerializab
         return await self._acall_with_config(self._ainvoke, input, config, **kwargs)
 
     def _invoke(self, value: Any, run_manager: Any, config: RunnableConfig, **kwargs: Any) -> Any:
-        if self.cascade is not None:
-            return _cascade.invoke(_cascade.RunnableCall(self, value, run_manager, config, kwargs), DECISION_EVENT)
         decision = self._decide(value, config)
-        call = self._plan(value, config, run_manager, decision, "invoke", kwargs)
-        output, outcome = self._executor.run(self.policy.attempts(decision), call)
-        return self._finish(output, decision, outcome, run_manager)
+        output, meta = self._executor().run(decision, self._plan(value, config, run_manager, decision, "invoke", kwargs))
+        return self._finish(output, meta, run_manager)
 
     async def _ainvoke(self, value: Any, run_manager: Any, config: RunnableConfig, **kwargs: Any) -> Any:
-        if self.cascade is not None:
-            return await _cascade.ainvoke(_cascade.RunnableCall(self, value, run_manager, config, kwargs),
-                                          DECISION_EVENT)
         decision = await self._adecide(value, config)
         call = self._plan(value, config, run_manager, decision, "ainvoke", kwargs)
-        output, outcome = await self._executor.arun(self.policy.attempts(decision), call)
-        return await self._afinish(output, decision, outcome, run_manager)
+        output, meta = await self._executor().arun(decision, call)
+        return await self._afinish(output, meta, run_manager)
 
     def _batch_configs(self, inputs: list[Any], config: Any) -> list[RunnableConfig]:
         configs = get_config_list(config, len(inputs))
-        if self.cascade is not None:  # a cascade decides per call, after the weak answer
-            return configs
         pairs: list[Any] = []
         for value, cfg in zip(inputs, configs, strict=True):
             try:
@@ -179,25 +166,17 @@ class RouteLLMRunnable(_cascade.CascadeFields, RoutingFields, RunnableSerializab
 
     def _transform(self, chunks: Iterator[Any], run_manager: Any, config: RunnableConfig, **kwargs: Any) -> Iterator[Any]:
         value = _merge_chunks(list(chunks))
-        if self.cascade is not None:
-            yield from _cascade.transform(_cascade.RunnableCall(self, value, run_manager, config, kwargs), DECISION_EVENT)
-            return
         decision = self._decide(value, config)
         call = self._plan(value, config, run_manager, decision, "stream", kwargs)
-        for i, (chunk, outcome) in enumerate(self._executor.stream(self.policy.attempts(decision), call)):
-            yield self._finish(chunk, decision, outcome, run_manager) if i == 0 else chunk
+        for i, (chunk, meta) in enumerate(self._executor().stream(decision, call)):
+            yield self._finish(chunk, meta, run_manager) if i == 0 else chunk
 
     async def _atransform(self, chunks: AsyncIterator[Any], run_manager: Any, config: RunnableConfig,
                           **kwargs: Any) -> AsyncIterator[Any]:
         value = _merge_chunks([chunk async for chunk in chunks])
-        if self.cascade is not None:
-            async for item in _cascade.atransform(_cascade.RunnableCall(self, value, run_manager, config, kwargs),
-                                                  DECISION_EVENT):
-                yield item
-            return
         decision = await self._adecide(value, config)
         call = self._plan(value, config, run_manager, decision, "astream", kwargs)
         first = True
-        async for chunk, outcome in self._executor.astream(self.policy.attempts(decision), call):
-            yield await self._afinish(chunk, decision, outcome, run_manager) if first else chunk
+        async for chunk, meta in self._executor().astream(decision, call):
+            yield await self._afinish(chunk, meta, run_manager) if first else chunk
             first = False

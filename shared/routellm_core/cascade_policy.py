@@ -1,7 +1,9 @@
 """The cascade policy: let the weak model answer first and escalate when its answer looks inadequate.
 
-A :class:`CascadePolicy` composes the prompt-level :class:`~routellm_core.policy.RoutingPolicy`
-with an answer scorer:
+A :class:`CascadePolicy` is the cascade strategy of :class:`~routellm_core.policy.RoutingPolicy`
+(``cascade=``): an optional prompt stage (a :class:`~routellm_core.threshold_rule.ThresholdRule`)
+and an answer scorer. Its decisions carry the answer check; the one executor
+(:mod:`routellm_core.executor`) runs them:
 
 1. *prompt stage* (optional): the routing policy decides on the prompt; a prompt it sends to the
    strong model goes there directly (no weak call). Without a routing policy every prompt starts
@@ -30,23 +32,37 @@ import os
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from .calibration import threshold_for_fraction
+from .decision import (
+    CASCADE_FIELDS,
+    EMPTY_ANSWER,
+    SKIP_ROUTED_STRONG,
+    SKIP_TOOL_CALLS,
+    AnswerCheck,
+    Decision,
+)
 from .errors import InvalidInputError
-from .fallback import is_provider_error
-from .policy import RoutingPolicy, error_text
+from .executor import AnswerReader, Executor
 from .pricing import Price
-from .routers.base import Role, check_threshold
+from .routers.base import check_threshold
 
 T = TypeVar("T")
 ScorerSpec = Any  # "default", a checkpoint directory, or an AnswerScorer
-# Keys every cascade answer's metadata has (on top of RoutingPolicy's METADATA_FIELDS).
-CASCADE_FIELDS = ("cascade", "first_role", "answer_p_inadequate", "escalate_threshold", "escalated", "cascade_skipped",
-                  "calls", "wasted_calls")
-SKIP_TOOL_CALLS = "tool_calls"
-SKIP_ROUTED_STRONG = "routed_strong"
-EMPTY_ANSWER = "empty_answer"
+__all__ = ["CASCADE_FIELDS", "EMPTY_ANSWER", "SKIP_ROUTED_STRONG", "SKIP_TOOL_CALLS", "AnswerCheck", "CascadePolicy",
+           "CascadeResult", "build_cascade", "cascade_cost", "escalation_share", "load_scorer"]
+
+
+class PromptStage(Protocol):
+    """What decides on the prompt before a cascade: a threshold rule (or a RoutingPolicy)."""
+
+    def decide(self, texts: Sequence[str]) -> list[Decision]: ...
+
+    async def adecide(self, texts: Sequence[str]) -> list[Decision]: ...
+
+    def resolve(self) -> Any: ...
+
 
 _scorers: dict[str, Any] = {}
 _scorers_lock = threading.Lock()
@@ -73,26 +89,6 @@ def load_scorer(spec: ScorerSpec = "default"):
 
 
 @dataclass(frozen=True)
-class CascadeStart:
-    """The prompt stage: ``role`` answers first; ``probability``/``threshold`` are the prompt router's (None if none)."""
-
-    role: Role
-    probability: float | None
-    threshold: float | None
-    router: str | None
-
-
-@dataclass(frozen=True)
-class AnswerCheck:
-    """The answer stage for one weak answer."""
-
-    escalate: bool
-    p_inadequate: float | None
-    threshold: float
-    skipped: str | None = None  # why no score was computed (tool_calls, empty_answer)
-
-
-@dataclass(frozen=True)
 class CascadeResult(Generic[T]):
     """What the caller returns: the kept answer and its metadata (both decisions, every call made)."""
 
@@ -100,160 +96,8 @@ class CascadeResult(Generic[T]):
     metadata: dict[str, Any]
 
 
-# --- streaming: buffer the weak answer until it is scored -------------------------------------------------
-C = TypeVar("C")
-ChunkStart = Callable[[Role], Any]  # role -> an iterable of chunks (async: an async iterator, or a coroutine of one)
-
-
-def _close(chunks: Any) -> None:
-    close = getattr(chunks, "close", None)
-    if close is not None:
-        close()
-
-
-async def _aclose(chunks: Any) -> None:
-    aclose = getattr(chunks, "aclose", None)
-    if aclose is not None:
-        await aclose()
-
-
-class _Streams:
-    """:meth:`CascadePolicy.stream` and ``astream``: the same decisions as ``run``, chunk by chunk.
-
-    The weak answer is read to its end (buffered) before anything is yielded, because the scorer
-    needs the whole answer; then either its chunks are yielded, or the strong model's stream. A
-    directly routed strong call streams at once. Every chunk comes with the answer's metadata.
-    """
-
-    def stream(self: Any, text: str, start: ChunkStart, merge: Callable[[list[Any]], Any],
-               answer_text: Callable[[Any], str] = str, has_tool_calls: Callable[[Any], bool] = lambda _r: False,
-               models: Mapping[Role, str] | None = None) -> Iterator[tuple[Any, dict[str, Any]]]:
-        """Yield ``(chunk, metadata)``; ``start(role)`` starts a model's stream, ``merge(chunks)`` is its answer."""
-        models = models or {}
-        first = self.start([text])[0]
-        if first.role == "strong":
-            yield from self._relay(first, None, ["strong"], start, models, fallback=True)
-            return
-        try:
-            chunks = list(start("weak"))
-        except Exception as exc:  # nothing was sent yet: the strong model may answer
-            other = self._fallback_role(first, exc)
-            meta = self.metadata(first, None, other, models.get(other), [other], exc)
-            yield from ((c, meta) for c in start(other))
-            return
-        answer = merge(chunks) if chunks else None
-        check = self.check([text], [answer_text(answer) if chunks else ""],
-                           [bool(chunks) and has_tool_calls(answer)])[0]
-        if not check.escalate:
-            meta = self.metadata(first, check, "weak", models.get("weak"), ["weak"])
-            yield from ((c, meta) for c in chunks)
-            return
-        try:
-            yield from self._relay(first, check, ["weak", "strong"], start, models, fallback=False)
-        except Exception as exc:
-            self._escalation_failed(first, check, None, models, exc)  # raises unless a provider failure
-            meta = self.metadata(first, check, "weak", models.get("weak"), ["weak"], exc)
-            yield from ((c, meta) for c in chunks)
-
-    def _relay(self: Any, first: CascadeStart, check: AnswerCheck | None, calls: list[Role], start: ChunkStart,
-               models: Mapping[Role, str], fallback: bool) -> Iterator[tuple[Any, dict[str, Any]]]:
-        """Stream the strong model; an error before its first chunk falls back (``fallback``) or is raised."""
-        chunks: Any = None
-        try:
-            try:
-                chunks = iter(start("strong"))
-                head = next(chunks)
-            except StopIteration:
-                return
-            except Exception as exc:
-                if not fallback:
-                    raise
-                _close(chunks)
-                other = self._fallback_role(first, exc)
-                meta = self.metadata(first, None, other, models.get(other), [other], exc)
-                chunks = iter(start(other))
-                yield from ((c, meta) for c in chunks)
-                return
-            meta = self.metadata(first, check, "strong", models.get("strong"), calls)
-            yield head, meta
-            yield from ((c, meta) for c in chunks)
-        finally:
-            _close(chunks)
-
-    async def astream(self: Any, text: str, start: ChunkStart, merge: Callable[[list[Any]], Any],
-                      answer_text: Callable[[Any], str] = str, has_tool_calls: Callable[[Any], bool] = lambda _r: False,
-                      models: Mapping[Role, str] | None = None) -> AsyncIterator[tuple[Any, dict[str, Any]]]:
-        """:meth:`stream` for async streams (scoring runs in a worker thread)."""
-        import asyncio
-
-        models = models or {}
-        first = (await self.astart([text]))[0]
-        if first.role == "strong":
-            async for item in self._arelay(first, None, ["strong"], start, models, fallback=True):
-                yield item
-            return
-        try:
-            chunks = [c async for c in await _aopen(start("weak"))]
-        except Exception as exc:
-            other = self._fallback_role(first, exc)
-            meta = self.metadata(first, None, other, models.get(other), [other], exc)
-            async for c in await _aopen(start(other)):
-                yield c, meta
-            return
-        answer = merge(chunks) if chunks else None
-        check = (await asyncio.to_thread(self.check, [text], [answer_text(answer) if chunks else ""],
-                                         [bool(chunks) and has_tool_calls(answer)]))[0]
-        if not check.escalate:
-            meta = self.metadata(first, check, "weak", models.get("weak"), ["weak"])
-            for c in chunks:
-                yield c, meta
-            return
-        try:
-            async for item in self._arelay(first, check, ["weak", "strong"], start, models, fallback=False):
-                yield item
-        except Exception as exc:
-            self._escalation_failed(first, check, None, models, exc)
-            meta = self.metadata(first, check, "weak", models.get("weak"), ["weak"], exc)
-            for c in chunks:
-                yield c, meta
-
-    async def _arelay(self: Any, first: CascadeStart, check: AnswerCheck | None, calls: list[Role],
-                      start: ChunkStart, models: Mapping[Role, str],
-                      fallback: bool) -> AsyncIterator[tuple[Any, dict[str, Any]]]:
-        chunks: Any = None
-        try:
-            try:
-                chunks = await _aopen(start("strong"))
-                head = await chunks.__anext__()
-            except StopAsyncIteration:
-                return
-            except Exception as exc:
-                if not fallback:
-                    raise
-                await _aclose(chunks)
-                other = self._fallback_role(first, exc)
-                meta = self.metadata(first, None, other, models.get(other), [other], exc)
-                chunks = await _aopen(start(other))
-                async for c in chunks:
-                    yield c, meta
-                return
-            meta = self.metadata(first, check, "strong", models.get("strong"), calls)
-            yield head, meta
-            async for c in chunks:
-                yield c, meta
-        finally:
-            await _aclose(chunks)
-
-
-async def _aopen(started: Any) -> Any:
-    """An async iterator from what ``start(role)`` returned (it may be a coroutine returning one)."""
-    import inspect
-
-    return await started if inspect.isawaitable(started) else started
-
-
 @dataclass(frozen=True, eq=False)
-class CascadePolicy(_Streams):
+class CascadePolicy:
     """Prompt routing (optional) + answer scoring + escalation threshold: the whole cascade decision.
 
     >>> policy = CascadePolicy(scorer=my_scorer, escalate_threshold=0.6)   # doctest: +SKIP
@@ -261,7 +105,7 @@ class CascadePolicy(_Streams):
     """
 
     scorer: ScorerSpec = "default"
-    routing: RoutingPolicy | None = None
+    routing: PromptStage | None = None
     escalate_threshold: float | None = None
     escalate_fraction: float | None = None
     calibration_pairs: tuple[tuple[str, str], ...] = ()
@@ -309,7 +153,7 @@ class CascadePolicy(_Streams):
             t = self._state["threshold"] = threshold_for_fraction(probs, float(self.escalate_fraction))
         return t
 
-    def with_routing(self, routing: RoutingPolicy | None) -> CascadePolicy:
+    def with_routing(self, routing: PromptStage | None) -> CascadePolicy:
         """This cascade with another prompt stage (a call's overrides), sharing the loaded scorer and threshold."""
         if routing is self.routing:
             return self
@@ -319,18 +163,30 @@ class CascadePolicy(_Streams):
         return out
 
     # --- the two decisions -------------------------------------------------------------------------
-    def start(self, texts: Sequence[str]) -> list[CascadeStart]:
+    def _decision(self, text: str, prompt: Decision | None) -> Decision:
+        role = "weak" if prompt is None else prompt.role
+        other = "strong" if role == "weak" else "weak"
+        return Decision("cascade", (role, other), math.nan if prompt is None else prompt.probability,
+                        math.nan if prompt is None else prompt.threshold, "cascade" if prompt is None else prompt.router,
+                        self.fallback, check=self, escalate_to="strong", text=text)
+
+    def decide(self, texts: Sequence[str]) -> list[Decision]:
         """Prompt stage: who answers first (weak for every text without a routing policy)."""
         if isinstance(texts, str):
-            raise InvalidInputError("start() takes a list of texts, not a single string")
+            raise InvalidInputError("decide() takes a list of texts, not a single string")
+        texts = list(texts)
         if self.routing is None:
-            return [CascadeStart("weak", None, None, None) for _ in texts]
-        return [CascadeStart(d.role, d.probability, d.threshold, d.router) for d in self.routing.decide(texts)]
+            return [self._decision(t, None) for t in texts]
+        return [self._decision(t, d) for t, d in zip(texts, self.routing.decide(texts), strict=True)]
 
-    async def astart(self, texts: Sequence[str]) -> list[CascadeStart]:
+    async def adecide(self, texts: Sequence[str]) -> list[Decision]:
         if self.routing is None or isinstance(texts, str):
-            return self.start(texts)
-        return [CascadeStart(d.role, d.probability, d.threshold, d.router) for d in await self.routing.adecide(texts)]
+            return self.decide(texts)
+        texts = list(texts)
+        return [self._decision(t, d) for t, d in zip(texts, await self.routing.adecide(texts), strict=True)]
+
+    start = decide
+    astart = adecide
 
     def check(self, prompts: Sequence[str], answers: Sequence[str],
               has_tool_calls: Sequence[bool] | None = None) -> list[AnswerCheck]:
@@ -357,125 +213,73 @@ class CascadePolicy(_Streams):
                 out.append(AnswerCheck(p >= threshold, p, threshold))
         return out
 
-    # --- metadata ----------------------------------------------------------------------------------
+    # --- running a call (the executor does it; these keep the cascade's own API) ---------------------
     @staticmethod
-    def metadata(start: CascadeStart, check: AnswerCheck | None, role: Role, model: str | None = None,
-                 calls: Sequence[Role] = (), error: BaseException | None = None) -> dict[str, Any]:
-        """RoutingPolicy's metadata keys plus :data:`CASCADE_FIELDS` for one answer.
+    def _executor(answer_text: Callable[[Any], str], has_tool_calls: Callable[[Any], bool],
+                  models: Mapping[str, str] | None, merge: Callable[[list[Any]], Any] | None = None) -> Executor:
+        reader = AnswerReader(answer_text, has_tool_calls) if merge is None else \
+            AnswerReader(answer_text, has_tool_calls, merge)
+        return Executor(names=dict(models or {}), reader=reader)
 
-        ``routed_role`` is the role the cascade chose (strong after an escalation), ``first_role``
-        the prompt stage's; ``calls`` every model called in order, ``wasted_calls`` the answers
-        thrown away (the weak answer of an escalation).
-        """
-        routed: Role = "strong" if (start.role == "strong" or (check is not None and check.escalate)) else "weak"
-        prob = start.probability
-        skipped = SKIP_ROUTED_STRONG if start.role == "strong" else (check.skipped if check is not None else None)
-        calls = list(calls) or [start.role] + (["strong"] if start.role == "weak" and routed == "strong" else [])
-        return {
-            "role": role, "model": model, "routed_role": routed,
-            "probability": None if prob is None or math.isnan(prob) else float(prob),
-            "threshold": start.threshold, "router": start.router or "cascade",
-            "fallback": role != routed, "fallback_error": None if error is None or role == routed else error_text(error),
-            "cascade": True, "first_role": start.role,
-            "answer_p_inadequate": None if check is None else check.p_inadequate,
-            "escalate_threshold": None if check is None else check.threshold,
-            "escalated": bool(start.role == "weak" and check is not None and check.escalate),
-            "cascade_skipped": skipped, "calls": calls,
-            "wasted_calls": max(0, len(calls) - 1),
-        }
-
-    # --- running a call ----------------------------------------------------------------------------
-    def run(self, text: str, call: Callable[[Role], T], answer_text: Callable[[T], str] = str,
-            has_tool_calls: Callable[[T], bool] = lambda _r: False, models: Mapping[Role, str] | None = None,
+    def run(self, text: str, call: Callable[[str], T], answer_text: Callable[[T], str] = str,
+            has_tool_calls: Callable[[T], bool] = lambda _r: False, models: Mapping[str, str] | None = None,
             ) -> CascadeResult[T]:
-        """One prompt through the cascade: ``call(role)`` calls a model; returns the kept answer and metadata.
+        """One prompt through the cascade: ``call(role)`` calls a model; returns the kept answer and metadata."""
+        answer, meta = self._executor(answer_text, has_tool_calls, models).run(
+            self.decide([text])[0], lambda attempt: call(attempt.key))
+        return CascadeResult(answer, meta)
 
-        A provider failure of the first model falls back to the other (``fallback``); a failed
-        escalation keeps the weak answer and records the error.
-        """
-        start = self.start([text])[0]
-        return self._finish(text, start, call, answer_text, has_tool_calls, models or {})
-
-    async def arun(self, text: str, call: Callable[[Role], Awaitable[T]], answer_text: Callable[[T], str] = str,
+    async def arun(self, text: str, call: Callable[[str], Awaitable[T]], answer_text: Callable[[T], str] = str,
                    has_tool_calls: Callable[[T], bool] = lambda _r: False,
-                   models: Mapping[Role, str] | None = None) -> CascadeResult[T]:
+                   models: Mapping[str, str] | None = None) -> CascadeResult[T]:
         """:meth:`run` for coroutines (scoring runs in a worker thread)."""
-        import asyncio
+        decision = (await self.adecide([text]))[0]
+        answer, meta = await self._executor(answer_text, has_tool_calls, models).arun(
+            decision, lambda attempt: call(attempt.key))
+        return CascadeResult(answer, meta)
 
-        models = models or {}
-        start = (await self.astart([text]))[0]
-        try:
-            first = await call(start.role)
-        except Exception as exc:
-            other = self._fallback_role(start, exc)
-            return CascadeResult(await call(other), self.metadata(start, None, other, models.get(other), [other], exc))
-        check = None if start.role == "strong" else \
-            (await asyncio.to_thread(self.check, [text], [answer_text(first)], [has_tool_calls(first)]))[0]
-        if check is None or not check.escalate:
-            return self._kept(start, check, first, models)
-        try:
-            better = await call("strong")
-        except Exception as exc:
-            return self._escalation_failed(start, check, first, models, exc)
-        return CascadeResult(better, self.metadata(start, check, "strong", models.get("strong"), ["weak", "strong"]))
+    def stream(self, text: str, start: Callable[[str], Any], merge: Callable[[list[Any]], Any],
+               answer_text: Callable[[Any], str] = str, has_tool_calls: Callable[[Any], bool] = lambda _r: False,
+               models: Mapping[str, str] | None = None) -> Iterator[tuple[Any, dict[str, Any]]]:
+        """Yield ``(chunk, metadata)``: the weak answer is buffered until it is scored."""
+        yield from self._executor(answer_text, has_tool_calls, models, merge).stream(
+            self.decide([text])[0], lambda attempt: start(attempt.key))
 
-    def _finish(self, text, start, call, answer_text, has_tool_calls, models) -> CascadeResult:
-        try:
-            first = call(start.role)
-        except Exception as exc:
-            other = self._fallback_role(start, exc)
-            return CascadeResult(call(other), self.metadata(start, None, other, models.get(other), [other], exc))
-        check = None if start.role == "strong" else self.check([text], [answer_text(first)], [has_tool_calls(first)])[0]
-        if check is None or not check.escalate:
-            return self._kept(start, check, first, models)
-        try:
-            better = call("strong")
-        except Exception as exc:
-            return self._escalation_failed(start, check, first, models, exc)
-        return CascadeResult(better, self.metadata(start, check, "strong", models.get("strong"), ["weak", "strong"]))
-
-    # ``calls`` lists the calls that returned an answer (what is billed); a failed call is not in it.
-    def _fallback_role(self, start: CascadeStart, exc: Exception) -> Role:
-        """The other role after a provider failure of the first call (anything else is raised)."""
-        if not (self.fallback and is_provider_error(exc)):
-            raise exc
-        return "weak" if start.role == "strong" else "strong"
-
-    def _kept(self, start: CascadeStart, check: AnswerCheck | None, first: Any, models: Mapping[Role, str]) -> CascadeResult:
-        return CascadeResult(first, self.metadata(start, check, start.role, models.get(start.role), [start.role]))
-
-    def _escalation_failed(self, start, check, first, models, exc: Exception) -> CascadeResult:
-        """The strong model failed after an escalation: keep the weak answer, record the error."""
-        if not (self.fallback and is_provider_error(exc)):
-            raise exc
-        return CascadeResult(first, self.metadata(start, check, "weak", models.get("weak"), ["weak"], exc))
+    async def astream(self, text: str, start: Callable[[str], Any], merge: Callable[[list[Any]], Any],
+                      answer_text: Callable[[Any], str] = str, has_tool_calls: Callable[[Any], bool] = lambda _r: False,
+                      models: Mapping[str, str] | None = None) -> AsyncIterator[tuple[Any, dict[str, Any]]]:
+        """:meth:`stream` for async streams."""
+        decision = (await self.adecide([text]))[0]
+        async for item in self._executor(answer_text, has_tool_calls, models, merge).astream(
+                decision, lambda attempt: start(attempt.key)):
+            yield item
 
 
-def build_cascade(spec: Any, routing: RoutingPolicy | None = None) -> CascadePolicy | None:
+def build_cascade(spec: Any, routing: PromptStage | None = None, fallback: bool = True) -> CascadePolicy:
     """The cascade a front-end's ``cascade=`` setting describes (None: no cascade).
 
-    ``spec`` is None/False, a :class:`CascadePolicy`, or a mapping of its settings (``scorer``,
-    ``escalate_threshold`` or ``escalate_fraction`` + ``calibration_pairs``) with an optional
-    ``prompt_routing``: True routes on the prompt first with ``routing`` (the front-end's router),
-    False (default) sends every call to the weak model first.
+    ``spec`` is True (the defaults), a :class:`CascadePolicy` (kept as it is, with its own prompt
+    stage), or a mapping of its settings (``scorer``, ``escalate_threshold`` or ``escalate_fraction``
+    + ``calibration_pairs``). ``routing`` is the prompt stage (the front-end's router and threshold):
+    None sends every call to the weak model first. ``prompt_routing: False`` in the mapping drops it.
     """
-    if spec is None or spec is False:
-        return None
+    if spec is True:
+        spec = {}
     if isinstance(spec, CascadePolicy):
         return spec
     if not isinstance(spec, Mapping):
         raise InvalidInputError(f"cascade must be a CascadePolicy or a dict of its settings (escalate_threshold=..., "
                                 f"scorer=...), got {type(spec).__name__}")
     options = dict(spec)
-    prompt_routing = bool(options.pop("prompt_routing", False))
+    prompt_routing = options.pop("prompt_routing", None)
+    options.pop("answer_text", None)  # read by the front-end that reads the answers
     unknown = set(options) - set(CASCADE_OPTIONS)
     if unknown:
         raise InvalidInputError(f"unknown cascade setting(s) {', '.join(sorted(unknown))}: "
                                 f"use {', '.join(CASCADE_OPTIONS + ('prompt_routing',))}")
     if prompt_routing and routing is None:
         raise InvalidInputError("cascade prompt_routing=True needs a router and a threshold to route on the prompt")
-    fallback = routing.fallback if routing is not None else True
-    return CascadePolicy(**options, routing=routing if prompt_routing else None, fallback=fallback)
+    return CascadePolicy(**options, routing=None if prompt_routing is False else routing, fallback=fallback)
 
 
 CASCADE_OPTIONS = ("scorer", "escalate_threshold", "escalate_fraction", "calibration_pairs")
@@ -494,8 +298,8 @@ def escalation_share(strong_share: float, direct_share: float = 0.0) -> float:
     return (strong_share - direct_share) / (1.0 - direct_share)
 
 
-def cascade_cost(metadata: Mapping[str, Any], tokens: Mapping[Role, tuple[int, int]],
-                 prices: Mapping[Role, Price]) -> float:
+def cascade_cost(metadata: Mapping[str, Any], tokens: Mapping[str, tuple[int, int]],
+                 prices: Mapping[str, Price]) -> float:
     """USD of one cascaded answer: every call in ``metadata['calls']``, including a discarded weak answer.
 
     ``tokens[role]`` is (input, output) tokens of that role's call.

@@ -1,9 +1,10 @@
 """One fallback executor: try the routed model, and on a provider failure let the other one answer.
 
 Every front-end runs its model calls through :class:`FallbackExecutor` (sync, async, streams).
-Only failures of the *provider* trigger a fallback: HTTP errors, timeouts, refused connections,
-an SDK's API errors. Programming errors (``TypeError``, ``ValueError``, ``KeyError``...) are bugs
-or bad input that the other model would hit too, so they propagate at once. A stream falls back
+Which failures fall back is one rule, :func:`should_fall_back`, shared with the server: timeouts,
+connection errors, 429 and 5xx do; a 400 saying the prompt exceeds the context does (the other
+model may have a longer one); every other 4xx, and programming errors (``TypeError``,
+``KeyError``...), go back to the caller at once: the other model would hit them too. A stream falls back
 only before its first chunk: after that the answer is committed to its model.
 """
 
@@ -14,39 +15,79 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
-from .policy import Attempt
+from .decision import Attempt
 
 T = TypeVar("T")
 ErrorFilter = Callable[[BaseException], bool] | tuple[type[BaseException], ...]
 
-# Exception class names that SDKs use for provider failures (openai, anthropic, httpx, requests,
-# aiohttp, google-api-core...): matched by name so no SDK has to be imported to recognise its errors.
-_PROVIDER_ERROR_NAMES = {
-    "APIError", "APIStatusError", "APIConnectionError", "APITimeoutError", "APIResponseValidationError",
-    "RateLimitError", "InternalServerError", "ServiceUnavailableError", "BadGatewayError", "OverloadedError",
-    "AuthenticationError", "PermissionDeniedError", "NotFoundError", "HTTPError", "HTTPStatusError",
-    "RequestError", "TransportError", "TimeoutException", "ConnectError", "ReadTimeout", "ConnectTimeout",
-    "ClientError", "ServerError", "ClientResponseError", "ClientConnectionError", "GoogleAPICallError",
-    "UpstreamFailure",
+# Exception class names that SDKs use for transport and overload failures (openai, anthropic, httpx,
+# requests, aiohttp...): matched by name so no SDK has to be imported to recognise its errors. An
+# error that carries an HTTP status is judged by that status instead (:func:`status_falls_back`).
+_TRANSPORT_ERROR_NAMES = {
+    "APIConnectionError", "APITimeoutError", "APIResponseValidationError", "RateLimitError", "InternalServerError",
+    "ServiceUnavailableError", "BadGatewayError", "OverloadedError", "RequestError", "TransportError",
+    "TimeoutException", "ConnectError", "ReadTimeout", "ConnectTimeout", "ClientConnectionError",
+    "ServerDisconnectedError", "UpstreamFailure",
 }
 _PROGRAMMING_ERRORS = (TypeError, AttributeError, NameError, KeyError, IndexError, AssertionError,
                        NotImplementedError, RecursionError, ImportError, SyntaxError)
+# How providers say that a prompt is longer than the model's context (OpenAI, Anthropic, vLLM, llama.cpp...).
+_CONTEXT_LENGTH_MARKERS = ("context_length_exceeded", "maximum context length", "context length", "context window",
+                           "too many tokens", "prompt is too long", "string_above_max_length", "exceeds the context")
 
 
-def is_provider_error(exc: BaseException) -> bool:
-    """Whether ``exc`` is a model provider's failure (worth trying the other model), not a bug.
+def is_context_length_error(message: str) -> bool:
+    """Whether an error text says the prompt does not fit the model's context."""
+    low = message.lower()
+    return any(marker in low for marker in _CONTEXT_LENGTH_MARKERS)
 
-    True for timeouts and connection errors, ``httpx`` errors, and SDK errors such as
-    ``openai.APIError`` (recognised by class name, or by an HTTP ``status_code`` attribute).
+
+def status_falls_back(status: int, message: str = "") -> bool:
+    """The one rule for an HTTP error status, used by the libraries and the server alike.
+
+    429, 408 and 5xx fall back (the other model may be up); a 400/413 that says the prompt is too
+    long for the context falls back (the other model may have a longer one); every other 4xx is
+    the caller's problem and goes back to the caller (the other model would reject it too).
+    """
+    if status in (408, 429) or status >= 500:
+        return True
+    if status in (400, 413):
+        return is_context_length_error(message)
+    return False
+
+
+def http_status(exc: BaseException) -> int | None:
+    """The HTTP status an SDK error carries (``status_code``, ``response.status_code`` or ``status``)."""
+    for value in (getattr(exc, "status_code", None), getattr(getattr(exc, "response", None), "status_code", None),
+                  getattr(exc, "status", None)):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def _message(exc: BaseException) -> str:
+    body = getattr(exc, "body", None)
+    return f"{exc} {getattr(exc, 'code', '') or ''} {body if body is not None else ''}"
+
+
+def should_fall_back(exc: BaseException) -> bool:
+    """Whether a failed model call should be retried on the other model (see :func:`status_falls_back`).
+
+    Timeouts, refused or dropped connections and overload errors fall back; an error with an HTTP
+    status follows the status rule; programming errors (``TypeError``, ``KeyError``...) never do.
     """
     if not isinstance(exc, Exception) or isinstance(exc, _PROGRAMMING_ERRORS):
         return False
+    status = http_status(exc)
+    if status is not None:
+        return status_falls_back(status, _message(exc))
     if isinstance(exc, (TimeoutError, ConnectionError)):
         return True
-    if any(cls.__name__ in _PROVIDER_ERROR_NAMES for cls in type(exc).__mro__):
-        return True
-    status = getattr(exc, "status_code", None)
-    return isinstance(status, int) and not isinstance(exc, ValueError)
+    return any(cls.__name__ in _TRANSPORT_ERROR_NAMES for cls in type(exc).__mro__)
+
+
+# The name front-ends and tests used before the rule was shared with the server.
+is_provider_error = should_fall_back
 
 
 class Outcome(NamedTuple):
@@ -61,11 +102,11 @@ class FallbackExecutor:
     """Run a call on each attempt in turn until one succeeds.
 
     ``handles`` says which errors move on to the next attempt (a predicate or exception classes;
-    default :func:`is_provider_error`); any other error is raised at once. When every attempt
+    default :func:`should_fall_back`); any other error is raised at once. When every attempt
     fails, the first error is raised with a note per later failure (``describe(role)`` names it).
     """
 
-    handles: ErrorFilter = is_provider_error
+    handles: ErrorFilter = should_fall_back
     describe: Callable[[str], str] = lambda role: f"{role} model"
 
     def handled(self, exc: BaseException) -> bool:

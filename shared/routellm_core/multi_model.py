@@ -26,16 +26,20 @@ from typing import Any, cast
 import numpy as np
 
 from .calibration import threshold_for_fraction
+from .decision import MULTI_METADATA_FIELDS, CandidateEstimate, Decision
 from .errors import InvalidInputError
 from .models import canonical_model_name
-from .policy import Attempt, RouterSpec, Turn, checked_texts, error_text, resolve_router, turns_text
 from .pricing import Price
+from .router_spec import RouterSpec, resolve_router
 from .routers.base import Router, check_threshold, scoring_lock
+from .tokens import count_tokens
+from .turns import checked_texts
 
 DEFAULT_OUTPUT_TOKENS = 300
-# The per-answer metadata keys of a multi-model decision (every front-end).
-MULTI_METADATA_FIELDS = ("model", "routed_model", "top_model", "threshold", "router", "candidates", "fallback",
-                         "fallback_error")
+# The decision type the price rule returns (one type for every strategy).
+MultiModelDecision = Decision
+__all__ = ["MULTI_METADATA_FIELDS", "Candidate", "CandidateEstimate", "MultiModelDecision", "MultiModelPolicy",
+           "PriceRule", "make_candidates"]
 
 
 @dataclass(frozen=True)
@@ -116,38 +120,6 @@ def make_candidates(names: Sequence[str], prices: Mapping[str, Any], router_mode
     return out
 
 
-@dataclass(frozen=True)
-class CandidateEstimate:
-    """What the router predicts for one candidate on one prompt."""
-
-    model: str
-    score: float  # predicted quality: mean P(this candidate beats each other candidate)
-    beaten_by_pricier: float  # max P(a pricier candidate beats it); the rule compares this with t (top: 0)
-    cost_usd: float
-
-    def to_dict(self) -> dict[str, Any]:
-        def num(v: float) -> float | None:
-            return None if math.isnan(v) else round(float(v), 6)
-
-        return {"model": self.model, "score": num(self.score), "beaten_by_pricier": num(self.beaten_by_pricier),
-                "cost_usd": float(self.cost_usd)}
-
-
-@dataclass(frozen=True)
-class MultiModelDecision:
-    """Which candidate answers one prompt, the order to try the others in, and every candidate's estimate."""
-
-    model: str
-    order: tuple[str, ...]
-    top_model: str
-    threshold: float
-    router: str
-    candidates: tuple[CandidateEstimate, ...]
-
-    def estimate(self, model: str) -> CandidateEstimate:
-        return next(c for c in self.candidates if c.model == model)
-
-
 def threats(pairwise: np.ndarray, costs: np.ndarray) -> np.ndarray:
     """Per prompt and candidate j: max over pricier candidates k of P(k beats j | prompt); -inf for the top.
 
@@ -199,7 +171,6 @@ class MultiModelPolicy:
     calibration_prompts: tuple[str, ...] = ()
     embedder: Any = None
     router_kwargs: Mapping[str, Any] | None = None
-    route_on: str = "last_user"
     on_empty: str = "error"
     fallback: bool = True
     label: str | None = None
@@ -267,13 +238,17 @@ class MultiModelPolicy:
         return router
 
     def estimates(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(P(candidate a beats b | text i), estimated cost of j on i), shaped (texts, k, k) and (texts, k)."""
-        from .evaluation.cost import count_tokens
+        """(P(candidate a beats b | text i), estimated cost of j on i), shaped (texts, k, k) and (texts, k).
 
+        Input tokens are counted per candidate with its own tokenizer where it is available
+        (:func:`routellm_core.tokens.count_tokens`).
+        """
         cands = self.candidate_list
         router = self.resolved_router()
-        tokens = count_tokens(list(texts)) if texts else np.zeros(0, dtype=np.int64)
-        costs = np.array([[c.cost(int(t)) for c in cands] for t in tokens], dtype=np.float64).reshape(len(tokens), len(cands))
+        counts = [count_tokens(list(texts), c.model_id) if texts else np.zeros(0, dtype=np.int64) for c in cands]
+        tokens = counts[0] if counts else np.zeros(0, dtype=np.int64)
+        costs = np.array([[c.cost(int(n[i])) for c, n in zip(cands, counts, strict=True)] for i in range(len(tokens))],
+                         dtype=np.float64).reshape(len(tokens), len(cands))
         if not len(tokens):
             return np.zeros((0, len(cands), len(cands))), costs
         # pricier first, so a pricier model's P(beats a cheaper one) is computed as the strong/weak one is
@@ -302,9 +277,6 @@ class MultiModelPolicy:
         self.resolved_threshold()
         return self
 
-    def routed_text(self, turns: Sequence[Turn]) -> str:
-        return turns_text(turns, self.route_on)
-
     # --- decisions -------------------------------------------------------------------------------
     def decide(self, texts: Sequence[str]) -> list[MultiModelDecision]:
         """One decision per text, from one router call per top model."""
@@ -321,18 +293,18 @@ class MultiModelPolicy:
             if not text.strip():
                 out.append(self._empty(threshold, name))
                 continue
-            out.append(self._decision(pairwise[row], threat[row], costs[row], int(chosen[row]), threshold, name))
+            out.append(self._decision(pairwise[row], threat[row], costs[row], int(chosen[row]), threshold, name, text))
             row += 1
         return out
 
     async def adecide(self, texts: Sequence[str]) -> list[MultiModelDecision]:
-        """:meth:`decide` off the event loop."""
+        """:meth:`decide` off the event loop (loading, calibrating and scoring run in a worker thread)."""
         import asyncio
 
         return await asyncio.to_thread(self.decide, list(texts))
 
     def _decision(self, pairwise: np.ndarray, threat: np.ndarray, costs: np.ndarray, chosen: int, threshold: float,
-                  name: str) -> MultiModelDecision:
+                  name: str, text: str) -> MultiModelDecision:
         cands = self.candidate_list
         k = len(cands)
         top = int(np.argsort(costs, kind="stable")[-1])
@@ -341,7 +313,7 @@ class MultiModelPolicy:
                           for j, c in enumerate(cands))
         rest = sorted((j for j in range(k) if j != chosen), key=lambda j: (-scores[j], costs[j]))
         order = tuple(cands[j].name for j in [chosen, *rest])
-        return MultiModelDecision(cands[chosen].name, order, cands[top].name, threshold, name, estimates)
+        return Decision("price", order, math.nan, threshold, name, self.fallback, cands[top].name, estimates, text=text)
 
     def _empty(self, threshold: float, name: str) -> MultiModelDecision:
         cands = self.candidate_list
@@ -350,32 +322,21 @@ class MultiModelPolicy:
         rest = tuple(n for n in self.names if n != self.on_empty)
         estimates = tuple(CandidateEstimate(c.name, float("nan"), float("nan"), cost)
                           for c, cost in zip(cands, costs, strict=True))
-        return MultiModelDecision(self.on_empty, (self.on_empty, *rest), top, threshold, name, estimates)
+        return Decision("price", (self.on_empty, *rest), math.nan, threshold, name, self.fallback, top, estimates)
 
-    def attempts(self, decision: MultiModelDecision) -> list[Attempt]:
-        """The candidates to try, in order (for :class:`~routellm_core.fallback.FallbackExecutor`).
-
-        ``Attempt.role`` holds the candidate's name; with ``fallback`` every other candidate follows,
-        next-best first.
-        """
-        names = decision.order if self.fallback else decision.order[:1]
-        return [Attempt(cast(Any, n), i > 0) for i, n in enumerate(names)]
+    def attempts(self, decision: MultiModelDecision) -> list[Any]:
+        """The candidates to try, in order: the chosen one, then (with ``fallback``) next-best first."""
+        return decision.replace(fallback=self.fallback).attempts()
 
     @staticmethod
     def metadata(decision: MultiModelDecision, model: str | None = None,
                  error: BaseException | None = None) -> dict[str, Any]:
-        """The routing metadata of an answer (:data:`MULTI_METADATA_FIELDS`): who answered and every estimate."""
-        answered = decision.model if model is None else model
-        return {
-            "model": answered,
-            "routed_model": decision.model,
-            "top_model": decision.top_model,
-            "threshold": float(decision.threshold),
-            "router": decision.router,
-            "candidates": [c.to_dict() for c in decision.candidates],
-            "fallback": answered != decision.model,
-            "fallback_error": None if error is None or answered == decision.model else error_text(error),
-        }
+        """The routing metadata of an answer (:meth:`Decision.metadata`): who answered and every estimate."""
+        return decision.metadata(model, None, error)
+
+
+# The price rule under its strategy name.
+PriceRule = MultiModelPolicy
 
 
 def spend_per_1k(threat: np.ndarray, costs: np.ndarray, threshold: float) -> float:

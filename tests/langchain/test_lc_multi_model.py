@@ -29,7 +29,7 @@ def routed(small_router, servers, **kwargs):
 
 
 def test_routes_among_three_models(small_router, three):
-    from langchain_routellm.multi_model import MultiModelChatRouteLLM
+    from langchain_routellm import ChatRouteLLM as MultiModelChatRouteLLM  # one class since issue 22
 
     cheapest = routed(small_router, three, threshold=1.0)
     assert isinstance(cheapest, MultiModelChatRouteLLM)
@@ -80,7 +80,7 @@ def test_decision_model_chooses_among_three_models_in_an_agent(small_router, thr
     from langchain_core.messages import HumanMessage
 
     from langchain_routellm import RouteLLMDecisionModel
-    from langchain_routellm.multi_decision import MultiModelDecisionModel
+    from langchain_routellm import RouteLLMDecisionModel as MultiModelDecisionModel  # one class since issue 22
 
     def classifier(threshold):
         return RouteLLMDecisionModel(prices=PRICES, router_models=ROUTER_MODELS, router=small_router,

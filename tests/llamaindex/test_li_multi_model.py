@@ -28,7 +28,7 @@ def routed(small_router, three, **kwargs):
 
 
 def test_routes_among_three_llms(small_router, three):
-    from llamaindex_routellm.multi_model import MultiModelRouteLLM
+    from llamaindex_routellm import RouteLLM as MultiModelRouteLLM  # one class since issue 22
 
     cheapest = routed(small_router, three, threshold=1.0)
     assert isinstance(cheapest, MultiModelRouteLLM)

@@ -3,21 +3,20 @@
 Each item costs ``in_tokens * input_price + out_tokens * output_price`` on the model it is routed
 to; the saving of a router is ``1 - cost / cost(all strong)`` at the cheapest of its thresholds
 whose quality reaches ``quality_fraction`` (default 95 %) of the all-strong quality. Token counts
-use the local MiniLM WordPiece tokenizer (no network), an approximation of each API's own count.
+use :func:`routellm_core.tokens.count_tokens` (the local MiniLM WordPiece tokenizer: no network).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from ..errors import DataError, InvalidInputError
 from ..models import canonical_model_name
 from ..pricing import DEFAULT_PRICES, PAPER_PRICES, Price, parse_price
+from ..tokens import count_tokens
 from .benchmarks import Benchmark
 
 __all__ = ["PAPER_PRICES", "Price", "parse_price", "resolve_prices", "count_tokens", "item_costs", "cost_saving",
@@ -34,37 +33,6 @@ def resolve_prices(benchmark: Benchmark, prices: Mapping[str, Price] | None = No
             raise DataError(f"no price for model {model!r}: pass --price '{model}=INPUT,OUTPUT' (USD per million tokens)")
         out.append(table[key])
     return out[0], out[1]
-
-
-@lru_cache(maxsize=1)
-def _tokenizer():
-    try:
-        from tokenizers import Tokenizer
-
-        from ..embeddings.minilm import minilm_model_dir
-
-        tok = Tokenizer.from_file(str(minilm_model_dir() / "tokenizer.json"))
-    except Exception:  # noqa: BLE001 - no local tokenizer: fall back to the regex count
-        return None
-    tok.no_truncation()
-    tok.no_padding()
-    return tok
-
-
-_WORD = re.compile(r"\w+|[^\w\s]")
-
-
-def count_tokens(texts: Sequence[str]) -> np.ndarray:
-    """Approximate token count of each text (MiniLM WordPiece; words+punctuation if unavailable)."""
-    texts = list(texts)
-    tok = _tokenizer()
-    if tok is None:
-        return np.array([len(_WORD.findall(t)) for t in texts], dtype=np.int64)
-    out = np.empty(len(texts), dtype=np.int64)
-    for start in range(0, len(texts), 1024):
-        batch = tok.encode_batch(texts[start : start + 1024], add_special_tokens=False)
-        out[start : start + len(batch)] = [len(e.ids) for e in batch]
-    return out
 
 
 @dataclass(frozen=True, eq=False)

@@ -11,12 +11,12 @@ import threading
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from ..decision import Decision
 from ..errors import InvalidInputError, RouteLLMError
 from ..records import PreferenceRecord
 
@@ -40,21 +40,9 @@ def scoring_lock(router: Router) -> threading.Lock:
         return lock
 
 
-@dataclass(frozen=True, slots=True)
-class RoutingDecision:
-    """Which role answers one prompt, and why."""
-
-    role: Role
-    probability: float  # P(strong model wins) on this prompt
-    threshold: float
-    router: str
-
-    @property
-    def use_strong(self) -> bool:
-        return self.role == "strong"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+# The decision type (one for every strategy); ``RoutingDecision(role, probability, threshold, router)``
+# builds a strong/weak one, as the class of that name did.
+RoutingDecision = Decision.pair
 
 
 def role_for(probability: float, threshold: float) -> Role:
@@ -107,11 +95,11 @@ class Router(ABC):
     def win_rate(self, prompt: str) -> float:
         return float(self.predict_proba([prompt])[0])
 
-    def route(self, prompt: str, threshold: float) -> RoutingDecision:
+    def route(self, prompt: str, threshold: float) -> Decision:
         """Strong iff P(strong wins) >= threshold."""
         return self.route_batch([prompt], threshold)[0]
 
-    def route_batch(self, prompts: Sequence[str], threshold: float) -> list[RoutingDecision]:
+    def route_batch(self, prompts: Sequence[str], threshold: float) -> list[Decision]:
         """Route many prompts with one router call."""
         threshold = check_threshold(threshold)
         probs = self.predict_proba(prompts)
