@@ -34,6 +34,24 @@ def annotate(response: R, payload: dict[str, Any]) -> R:
     return response
 
 
+def response_text(response: Any) -> str:
+    """A chat or completion response's text (stream chunks carry the text so far)."""
+    message = getattr(response, "message", None)
+    if message is not None:
+        return message.content or ""
+    return getattr(response, "text", None) or ""
+
+
+def has_tool_calls(response: Any) -> bool:
+    """A tool request is not a final answer: the engine never cascades it."""
+    message = getattr(response, "message", None)
+    if message is None:
+        return False
+    if (message.additional_kwargs or {}).get("tool_calls"):
+        return True
+    return any(getattr(block, "block_type", None) == "tool_call" for block in getattr(message, "blocks", []) or [])
+
+
 def redact(data: Any) -> Any:
     """A dump without credentials: wrapped LLMs' own dumps may carry their API keys or auth headers."""
     if isinstance(data, dict):

@@ -24,11 +24,13 @@ class RouteLLMRoutingEvent(BaseEvent):
     A cascade (docs/cascade.md) also reports ``first_role`` (the prompt stage's), the weak answer's
     ``answer_p_inadequate`` against ``escalate_threshold``, whether it ``escalated``, why it was
     ``cascade_skipped`` if so, and the ``calls`` made (``wasted_calls`` were thrown away).
+    Routing among many models (``kind="price"``) has no roles: ``model`` answered, ``routed_model``
+    was chosen, ``candidates`` holds every candidate's estimate. ``decision_id`` names the decision.
     """
 
-    role: Literal["strong", "weak"]
+    role: Optional[Literal["strong", "weak"]] = None
     model: str
-    routed_role: Literal["strong", "weak"]
+    routed_role: Optional[Literal["strong", "weak"]] = None
     probability: Optional[float] = None
     threshold: Optional[float] = None
     router: str
@@ -43,6 +45,11 @@ class RouteLLMRoutingEvent(BaseEvent):
     cascade_skipped: Optional[str] = None
     calls: list[str] = []
     wasted_calls: int = 0
+    decision_id: Optional[str] = None
+    kind: Optional[str] = None
+    routed_model: Optional[str] = None
+    top_model: Optional[str] = None
+    candidates: Optional[list[dict[str, Any]]] = None
 
     @classmethod
     def class_name(cls) -> str:
@@ -50,5 +57,5 @@ class RouteLLMRoutingEvent(BaseEvent):
 
 
 def emit_routing_event(payload: dict[str, Any], source: Literal["llm", "query_engine", "selector"]) -> None:
-    """Send one decision (``RoutingPolicy.metadata``) to every event handler."""
-    dispatcher.event(RouteLLMRoutingEvent(**payload, source=source))
+    """Send one decision (``Decision.metadata``: keys that do not apply are None) to every event handler."""
+    dispatcher.event(RouteLLMRoutingEvent(**{k: v for k, v in payload.items() if v is not None}, source=source))

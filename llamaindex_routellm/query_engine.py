@@ -16,7 +16,7 @@ from llama_index.core.callbacks.base import CallbackManager
 from llama_index.core.prompts.mixin import PromptMixinType
 from llama_index.core.schema import QueryBundle
 
-from routellm_core import FallbackExecutor, RoutingDecision
+from routellm_core import Decision, FallbackExecutor
 from routellm_core.errors import InvalidInputError
 from routellm_core.fallback import Outcome
 
@@ -61,11 +61,11 @@ class RouteLLMQueryEngine(BaseQueryEngine):
     def _engine(self, role: Role) -> BaseQueryEngine:
         return self.strong if role == "strong" else self.weak
 
-    def route(self, query: str) -> RoutingDecision:
+    def route(self, query: str) -> Decision:
         """The decision for a query, without running either engine."""
         return self.policy.decide([query])[0]
 
-    def _label(self, response: RESPONSE_TYPE, decision: RoutingDecision, outcome: Outcome) -> RESPONSE_TYPE:
+    def _label(self, response: RESPONSE_TYPE, decision: Decision, outcome: Outcome) -> RESPONSE_TYPE:
         role = outcome.attempt.role
         payload = announce(decision, role, _engine_name(self._engine(role), role), outcome.error, "query_engine")
         response.metadata = {**(response.metadata or {}), "routellm": payload}

@@ -12,9 +12,9 @@ import os
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from routellm_core import Router, RoutingDecision, RoutingPolicy, Turn
+from routellm_core import Decision, Router, RoutingPolicy, Turn
 from routellm_core.errors import InvalidInputError
-from routellm_core.policy import callable_embedder, check_mode, normalize_role
+from routellm_core.policy import callable_embedder, normalize_role
 
 from .events import emit_routing_event
 
@@ -34,12 +34,18 @@ def embedder_from_llamaindex(embed_model: Any) -> Any:
 
 def build_policy(router: RouterSpec = "mf", threshold: float | None = None, strong_fraction: float | None = None,
                  calibration_prompts: Sequence[str] | None = None, embed_model: Any = None,
-                 **options: Any) -> RoutingPolicy:
-    """A resolved policy: options checked first, then the router loaded and the threshold fixed."""
-    check_mode(threshold, strong_fraction, calibration_prompts)
+                 policy: RoutingPolicy | None = None, **options: Any) -> RoutingPolicy:
+    """A resolved policy (``policy`` as given, or one from the settings): the router loaded, thresholds fixed.
+
+    The engine validates every setting before anything loads.
+    """
+    if policy is not None:
+        if not isinstance(policy, RoutingPolicy):
+            raise InvalidInputError(f"policy must be a routellm_core.RoutingPolicy, got {type(policy).__name__}")
+        return policy.resolve()
     embedder = None if embed_model is None else embedder_from_llamaindex(embed_model)
     return RoutingPolicy(router, threshold=threshold, strong_fraction=strong_fraction,
-                         calibration_prompts=tuple(calibration_prompts or ()), embedder=embedder, **options).resolve()
+                         calibration_prompts=calibration_prompts or (), embedder=embedder, **options).resolve()
 
 
 def message_turns(messages: Sequence[Any]) -> list[Turn]:
@@ -47,9 +53,9 @@ def message_turns(messages: Sequence[Any]) -> list[Turn]:
     return [Turn(normalize_role(m.role), m.content or "") for m in messages]
 
 
-def announce(decision: RoutingDecision, role: Role, model: str, error: BaseException | None,
+def announce(decision: Decision, role: str, model: str, error: BaseException | None,
              source: Literal["llm", "query_engine", "selector"]) -> dict[str, Any]:
     """The decision's metadata for the component that answered, sent as a ``RouteLLMRoutingEvent``."""
-    payload = RoutingPolicy.metadata(decision, role, model, error)
+    payload = decision.metadata(role, model, error)
     emit_routing_event(payload, source)
     return payload

@@ -15,7 +15,7 @@ from llama_index.core.prompts.mixin import PromptDictType, PromptMixinType
 from llama_index.core.schema import QueryBundle
 from llama_index.core.tools.types import ToolMetadata
 
-from routellm_core import RoutingDecision
+from routellm_core import Decision
 from routellm_core.errors import InvalidInputError
 
 from .routing import RouterSpec, announce, build_policy
@@ -67,7 +67,7 @@ class RouteLLMSelector(BaseSelector):
         return self._index(self.strong_choice, choices, "strong"), self._index(self.weak_choice, choices, "weak")
 
     def _result(self, choices: Sequence[ToolMetadata], indices: tuple[int, int],
-                decision: RoutingDecision) -> SelectorResult:
+                decision: Decision) -> SelectorResult:
         index = indices[0] if decision.use_strong else indices[1]
         name = choices[index].name or f"choice {index}"
         payload = announce(decision, decision.role, name, None, "selector")

@@ -57,6 +57,7 @@ class Executor:
     names: Mapping[str, str] = field(default_factory=dict)
     handles: ErrorFilter = should_fall_back
     reader: AnswerReader = AnswerReader()
+    noun: str = "model"  # what error notes call a target ("the strong LLM (gpt-4o) also failed")
 
     @property
     def _loop(self) -> FallbackExecutor:
@@ -64,7 +65,7 @@ class Executor:
 
     def _describe(self, key: str) -> str:
         name = self.names.get(key)
-        return f"{key} model ({name})" if name and name != key else f"model {key!r}"
+        return f"{key} {self.noun} ({name})" if name and name != key else f"{self.noun} {key!r}"
 
     def _meta(self, decision: Decision, key: str, error: BaseException | None = None,
               check: AnswerCheck | None = None, calls: list[str] | None = None) -> Meta:

@@ -283,9 +283,10 @@ class RoutingPolicy:
             out = out.replace(check=self.strategy)
         return out
 
-    def executor(self, names: Mapping[str, str] | None = None, reader: AnswerReader | None = None) -> Executor:
+    def executor(self, names: Mapping[str, str] | None = None, reader: AnswerReader | None = None,
+                 noun: str = "model") -> Executor:
         """The executor for this policy's decisions (``names``: target key -> readable model name)."""
-        return Executor(names=dict(names or {}), reader=reader or AnswerReader())
+        return Executor(names=dict(names or {}), reader=reader or AnswerReader(), noun=noun)
 
     def attempts(self, decision: Decision) -> list[Attempt]:
         """The targets to try, in order: the routed one, then (with this policy's ``fallback``) the others."""
