@@ -126,7 +126,11 @@ def test_unknown_router_in_config_fails_at_startup(server_config):
 
 
 def test_upstream_key_from_env_is_sent_and_never_logged(make_server, openai_pair, monkeypatch, caplog):
-    """The strong upstream demands a key: with the env key it answers; with a wrong one the server falls back."""
+    """The strong upstream demands a key: with the env key it answers; a wrong one is the caller's 401.
+
+    Changed by issue 22 (one fallback rule for the libraries and the server): a 401 from an upstream
+    no longer falls back to the other model; it goes back to the client, as any non-context 4xx does.
+    """
     strong, weak = openai_pair
     strong.api_key = "sk-upstream-777"
     monkeypatch.setenv("TEST_UPSTREAM_KEY", "sk-upstream-777")
@@ -136,8 +140,9 @@ def test_upstream_key_from_env_is_sent_and_never_logged(make_server, openai_pair
     assert httpx.post(f"{good.base_url}/chat/completions", json=body).json()["model"] == strong.model
     monkeypatch.setenv("TEST_UPSTREAM_KEY", "sk-wrong-888")
     bad = make_server(strong={"api_key_env": "TEST_UPSTREAM_KEY"})
+    asked = len(weak.requests)
     response = httpx.post(f"{bad.base_url}/chat/completions", json=body)
-    assert response.json()["model"] == weak.model and response.headers["x-routellm-fallback"] == "true"
+    assert response.status_code == 401 and len(weak.requests) == asked  # passed back, no fallback
     assert "HTTP 401" in caplog.text  # the failure is logged ...
     assert "sk-upstream-777" not in caplog.text and "sk-wrong-888" not in caplog.text  # ... the keys are not
 

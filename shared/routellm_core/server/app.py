@@ -1,9 +1,10 @@
 """The FastAPI app: an OpenAI-compatible front that routes each chat request to the strong or weak upstream.
 
 Endpoints: ``POST /v1/chat/completions`` (JSON or SSE), ``POST /v1/route`` (decision only),
-``GET /v1/models``, ``GET /health``, ``GET /metrics``. The ``model`` field picks router and
-threshold (``router-mf-0.116``) or names an alias. Every error has OpenAI's JSON shape; bad input
-is a 4xx, never a 500.
+``GET /v1/models``, ``GET /health``, ``GET /metrics``. The ``model`` field selects a policy
+(:meth:`RouterPool.policy`: ``router-mf-0.116``, an alias, ``router-multi``, ``cascade-0.6``); every
+chat request then runs the engine's three steps (routed text, ``decide``, the executor) whatever the
+kind of routing. Every error has OpenAI's JSON shape; bad input is a 4xx, never a 500.
 """
 
 from __future__ import annotations
@@ -16,20 +17,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..decision import Decision
 from ..policy import RoutingPolicy
-from ..routers.base import RoutingDecision
+from .answers import READER, STREAM_READER
 from .config import ServerConfig
 from .errors import APIError, bad_request, error_body
 from .metrics import Metrics
 from .routing import RouterPool, prompt_from_messages
-from .upstream import Outcome, UpstreamClientError, UpstreamFailure, Upstreams, UpstreamStream
+from .upstream import UpstreamClientError, UpstreamFailure, Upstreams
 
 log = logging.getLogger("routellm_core.server")
 
@@ -97,41 +99,6 @@ class _CountRequests:
             self.metrics.http_requests.labels(endpoint, str(status)).inc()
 
 
-class _RelayResponse(StreamingResponse):
-    """SSE passthrough that always closes the upstream stream, even if the client left before the first byte."""
-
-    def __init__(self, stream: UpstreamStream, upstreams: Upstreams, metrics: Metrics, headers: dict[str, str]) -> None:
-        self.stream, self.upstreams, self.metrics = stream, upstreams, metrics
-        self._closed = False
-        super().__init__(self._relay(), media_type="text/event-stream",
-                         headers={**headers, "cache-control": "no-cache", "x-accel-buffering": "no"})
-
-    async def _relay(self) -> AsyncIterator[bytes]:
-        try:
-            async for event in self.stream.events():
-                yield event
-                # Events that arrived together are buffered: let the loop run between them, so other
-                # requests get their turn and a client's hang-up is noticed at once.
-                await asyncio.sleep(0)
-            self.metrics.answered.labels(self.stream.role, "true").inc()
-        except UpstreamFailure as failure:
-            self.upstreams.record_stream_failure(failure)
-            yield b"data: " + json.dumps(error_body(str(failure), "upstream_error", None,
-                                                    "upstream_stream_broken")).encode() + b"\n\n"
-
-    async def _cleanup(self) -> None:
-        if not self._closed:
-            self._closed = True
-            await self.stream.aclose()
-            self.metrics.in_flight.dec()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            await self._cleanup()
-
-
 def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -141,19 +108,27 @@ def _header_value(text: str) -> str:
     return text if text.isascii() and text.isprintable() else text.encode("ascii", "replace").decode().replace("?", "_")
 
 
-def _decision_headers(decision: RoutingDecision, outcome: Outcome | None, model: str | None) -> dict[str, str]:
-    headers = {
-        "x-routellm-router": decision.router,
-        "x-routellm-threshold": f"{decision.threshold:.6g}",
-        "x-routellm-probability": f"{decision.probability:.6f}",
-        "x-routellm-decision": decision.role,
-    }
-    if outcome is not None:
-        headers["x-routellm-role"] = outcome.role
-        headers["x-routellm-fallback"] = "true" if outcome.fell_back else "false"
-    if model:
-        headers["x-routellm-model"] = _header_value(model)
-    return headers
+def _number(value: Any, digits: str) -> str:
+    return "" if value is None else format(value, digits)
+
+
+def decision_headers(meta: dict[str, Any], answered: bool = True) -> dict[str, str]:
+    """``x-routellm-*`` headers of an answer's metadata (one set for every kind; absent keys are left out)."""
+    routed = meta["routed_role"] or meta["routed_model"]
+    headers = {"x-routellm-router": str(meta["router"]), "x-routellm-threshold": _number(meta["threshold"], ".6g"),
+               "x-routellm-probability": _number(meta["probability"], ".6f"), "x-routellm-decision": str(routed),
+               "x-routellm-decision-id": meta["decision_id"]}
+    if answered:
+        headers["x-routellm-role"] = str(meta["role"] or meta["model"])
+        headers["x-routellm-fallback"] = str(bool(meta["fallback"])).lower()
+    if meta.get("model_name") or meta["model"]:
+        headers["x-routellm-model"] = _header_value(str(meta.get("model_name") or meta["model"]))
+    if meta["cascade"]:
+        headers.update({"x-routellm-first-role": str(meta["first_role"]),
+                        "x-routellm-escalated": str(meta["escalated"]).lower(),
+                        "x-routellm-p-inadequate": _number(meta["answer_p_inadequate"], ".6f"),
+                        "x-routellm-calls": ",".join(meta["calls"])})
+    return {k: v for k, v in headers.items() if v != ""}
 
 
 def create_app(config: ServerConfig) -> FastAPI:
@@ -163,13 +138,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         pool.warm_up()
     metrics = Metrics()
     upstreams = Upstreams(config, metrics)
-    multi = _multi_model(config, pool, upstreams)
     keys = [k.get_secret_value().encode() for k in config.api_keys]
-    cascade = None
-    if config.cascade is not None:  # model names cascade / cascade-<t> (see server/cascade.py)
-        from .cascade import CascadeFront
-
-        cascade = CascadeFront(config, pool, upstreams, metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -204,7 +173,8 @@ def create_app(config: ServerConfig) -> FastAPI:
         return JSONResponse(error_body("internal server error", "server_error"), 500)
 
     # --- request plumbing ---------------------------------------------------------------------
-    def check_auth(request: Request) -> None:
+    def client_key(request: Request) -> None:
+        """FastAPI dependency: the bearer key every endpoint but /health needs (when keys are configured)."""
         if not keys:
             return
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -213,6 +183,12 @@ def create_app(config: ServerConfig) -> FastAPI:
         if not ok:
             raise APIError(401, "invalid or missing API key: send 'Authorization: Bearer <key>'",
                            code="invalid_api_key", headers={"www-authenticate": "Bearer"})
+
+    def metrics_key(request: Request) -> None:
+        if config.metrics_auth:
+            client_key(request)
+
+    authorised = [Depends(client_key)]
 
     async def read_json(request: Request) -> dict[str, Any]:
         limit = config.max_body_bytes
@@ -239,16 +215,11 @@ def create_app(config: ServerConfig) -> FastAPI:
             raise bad_request(f"request body must be a JSON object, got {type(data).__name__}")
         return data
 
-    async def decide(model: str, prompt: str, count: bool) -> tuple[RoutingPolicy, RoutingDecision]:
-        if not config.has_pair:
-            served = multi.name if multi else "none"
-            raise bad_request(f"model {model!r} is not served: this server has no strong/weak upstreams and routes "
-                              f"only among its multi_model candidates (model {served!r})", param="model",
-                              code="model_not_found")
+    async def decide(model: str, prompt: str, count: bool) -> tuple[RoutingPolicy, Decision]:
         policy = pool.policy(model)
         decision, seconds = await pool.decide(policy, prompt)
         metrics.routing_latency.labels(decision.router).observe(seconds)
-        if count:  # chat requests per chosen role; /v1/route lookups are not requests to a role
+        if count:  # chat requests per chosen target; /v1/route lookups are not requests to a model
             metrics.routed.labels(decision.router, decision.role).inc()
         return policy, decision
 
@@ -260,23 +231,17 @@ def create_app(config: ServerConfig) -> FastAPI:
                 **({"multi_model": {name: c.model for name, c in config.multi_model.models.items()}}
                    if config.multi_model else {})}
 
-    @app.get("/metrics")
-    async def metrics_endpoint(request: Request) -> Response:
-        if config.metrics_auth:
-            check_auth(request)
+    @app.get("/metrics", dependencies=[Depends(metrics_key)])
+    async def metrics_endpoint() -> Response:
         return Response(metrics.render(), media_type=metrics.content_type)
 
-    @app.get("/v1/models")
-    async def models(request: Request) -> dict[str, Any]:
-        check_auth(request)
-        pair_names = pool.model_names() if config.has_pair else []
-        names = pair_names + (cascade.model_names() if cascade else []) + ([multi.name] if multi else [])
+    @app.get("/v1/models", dependencies=authorised)
+    async def models() -> dict[str, Any]:
         return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "routellm"}
-                                           for name in names]}
+                                           for name in pool.model_names()]}
 
-    @app.post("/v1/route")
+    @app.post("/v1/route", dependencies=authorised)
     async def route(request: Request) -> JSONResponse:
-        check_auth(request)
         data = await read_json(request)
         req = _validated(RouteRequest, data)
         assert isinstance(req, RouteRequest)
@@ -285,66 +250,130 @@ def create_app(config: ServerConfig) -> FastAPI:
         if req.prompt is not None and not req.prompt.strip():
             raise bad_request("'prompt' is empty", param="prompt")
         prompt = req.prompt if req.prompt is not None else prompt_from_messages(data["messages"])
-        if multi is not None and req.model == multi.name:
-            chosen = await multi.decide(prompt)
-            return JSONResponse(multi.metadata(chosen, None), headers=multi.headers(chosen, None))
-        _, decision = await decide(req.model, prompt, count=False)
-        body = RoutingPolicy.metadata(decision, model=config.upstream(decision.role).model)
-        return JSONResponse(body, headers=_decision_headers(decision, None, body["model"]))
+        policy, decision = await decide(req.model, prompt, count=False)
+        names = upstreams.names(policy.targets)
+        body = decision.metadata(model=names.get(decision.role))
+        return JSONResponse(body, headers=decision_headers(body, answered=False))
 
-    @app.post("/v1/chat/completions")
+    @app.post("/v1/chat/completions", dependencies=authorised)
     async def chat(request: Request) -> Response:
-        check_auth(request)
         data = await read_json(request)
         req = _validated(ChatRequest, data)
         assert isinstance(req, ChatRequest)
-        if multi is not None and req.model == multi.name:
-            return await multi_chat(data, bool(req.stream))
-        if cascade is not None and cascade.handles(req.model):
-            return await cascade.respond(req.model, data, req.stream)
         policy, decision = await decide(req.model, prompt_from_messages(data["messages"]), count=True)
+        call = _ChatCall(policy, decision, data, upstreams, metrics)
         metrics.in_flight.inc()
         handed_over = False
         try:
             if req.stream:
-                stream, outcome = await upstreams.open_stream(policy.attempts(decision), data)
-                headers = _decision_headers(decision, outcome, config.upstream(outcome.role).model)
-                handed_over = True  # the response closes the stream and lowers in_flight
-                return _RelayResponse(stream, upstreams, metrics, headers)
-            result, outcome = await upstreams.complete(policy.attempts(decision), data)
-            metrics.answered.labels(outcome.role, "false").inc()
-            error = outcome.failures[0] if outcome.failures else None
-            result["routellm"] = RoutingPolicy.metadata(decision, outcome.role, str(result["model"]), error)
-            return JSONResponse(result, headers=_decision_headers(decision, outcome, str(result["model"])))
+                response = await call.stream()
+                handed_over = True  # the stream's end lowers in_flight
+                return response
+            return await call.complete()
         except UpstreamClientError as exc:
-            return JSONResponse(exc.body, exc.status, headers=_decision_headers(decision, None, None))
+            return JSONResponse(exc.body, exc.status, headers=decision_headers(decision.metadata(), answered=False))
         finally:
             if not handed_over:
                 metrics.in_flight.dec()
 
-    async def multi_chat(data: dict[str, Any], stream: bool) -> Response:
-        """A chat request for the multi-model name: the engine picks the candidate, fallback to the next-best."""
-        assert multi is not None
-        chosen = await multi.decide(prompt_from_messages(data["messages"]))
-        attempts = multi.policy.attempts(chosen)
-        try:
-            if stream:
-                relay, outcome = await upstreams.open_stream(attempts, data)
-                metrics.in_flight.inc()  # the relay lowers it when the stream ends
-                return _RelayResponse(relay, upstreams, metrics, multi.headers(chosen, outcome))
-            result, outcome = await upstreams.complete(attempts, data)
-            result["routellm"] = multi.metadata(chosen, outcome)
-            return JSONResponse(result, headers=multi.headers(chosen, outcome))
-        except UpstreamClientError as exc:
-            return JSONResponse(exc.body, exc.status, headers=multi.headers(chosen, None))
-
     return app
 
 
-def _multi_model(config: ServerConfig, pool: RouterPool, upstreams: Upstreams) -> Any:
-    """The multi-model route when the config has ``multi_model`` (docs/multi-model.md), else None."""
-    if config.multi_model is None:
-        return None
-    from .multi_model import MultiModelRoute
+class _ChatCall:
+    """One chat request after its decision: the executor calls the upstreams, then the answer is labelled."""
 
-    return MultiModelRoute(config, pool, upstreams)
+    def __init__(self, policy: RoutingPolicy, decision: Decision, data: dict[str, Any], upstreams: Upstreams,
+                 metrics: Metrics) -> None:
+        self.policy, self.decision, self.data, self.upstreams, self.metrics = policy, decision, data, upstreams, metrics
+        self.names = upstreams.names(policy.targets)
+        self.failures: list[UpstreamFailure] = []
+
+    def _label(self, meta: dict[str, Any], streamed: bool) -> dict[str, Any]:
+        answered = str(meta["role"] or meta["model"])
+        self.metrics.answered.labels(answered, str(streamed).lower()).inc()
+        if meta["fallback"]:
+            self.metrics.fallbacks.labels(self.decision.role, answered).inc()
+        if meta["role"] is None:  # many models: the upstream's model name beside the candidate's
+            meta = {**meta, "model_name": self.names.get(answered)}
+        return meta
+
+    def _give_up(self, exc: UpstreamFailure) -> APIError:
+        return self.upstreams.give_up(self.failures or [exc])
+
+    async def _complete(self, attempt: Any) -> dict[str, Any]:
+        try:
+            return await self.upstreams.complete(attempt.key, self.data)
+        except UpstreamFailure as failure:
+            self.failures.append(failure)
+            raise
+
+    def _events(self, attempt: Any) -> AsyncIterator[bytes]:
+        return self._counted_events(attempt.key)
+
+    async def _counted_events(self, key: str) -> AsyncIterator[bytes]:
+        try:
+            async for event in self.upstreams.events(key, self.data):
+                yield event
+        except UpstreamFailure as failure:
+            self.failures.append(failure)
+            raise
+
+    async def complete(self) -> Response:
+        try:
+            result, meta = await self.policy.executor(self.names, READER).arun(self.decision, self._complete)
+        except UpstreamFailure as exc:
+            raise self._give_up(exc) from None
+        meta = self._label(meta, False)
+        return JSONResponse({**result, "routellm": meta}, headers=decision_headers(meta))
+
+    async def stream(self) -> Response:
+        """Headers carry the decision, so the first event is awaited (a cascade's weak answer is judged) first."""
+        items = self.policy.executor(self.names, STREAM_READER).astream(self.decision, self._events)
+        try:
+            head, meta = await anext(items)
+        except StopAsyncIteration:
+            raise APIError(502, "upstream stream ended before its first event", code="upstream_error") from None
+        except UpstreamFailure as exc:
+            await items.aclose()
+            raise self._give_up(exc) from None
+        except BaseException:
+            await items.aclose()
+            raise
+        meta = self._label(meta, True)
+        return _SSEResponse(head, items, self.upstreams, self.metrics, decision_headers(meta))
+
+
+class _SSEResponse(StreamingResponse):
+    """SSE relay that always closes the upstream stream and lowers in_flight, even if the client left early."""
+
+    def __init__(self, head: bytes, items: AsyncIterator[Any], upstreams: Upstreams, metrics: Metrics,
+                 headers: dict[str, str]) -> None:
+        self.items, self.upstreams, self.metrics = items, upstreams, metrics
+        self._closed = False
+        super().__init__(self._relay(head), media_type="text/event-stream",
+                         headers={**headers, "cache-control": "no-cache", "x-accel-buffering": "no"})
+
+    async def _relay(self, head: bytes) -> AsyncIterator[bytes]:
+        try:
+            yield head
+            async for event, _ in self.items:
+                yield event
+                # Events that arrived together are buffered: let the loop run between them, so other
+                # requests get their turn and a client's hang-up is noticed at once.
+                await asyncio.sleep(0)
+        except UpstreamFailure as failure:
+            self.upstreams.record_failure(failure)
+            yield b"data: " + json.dumps(error_body(str(failure), "upstream_error", None,
+                                                    "upstream_stream_broken")).encode() + b"\n\n"
+
+    async def _cleanup(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await self.items.aclose()  # type: ignore[attr-defined]
+            self.metrics.in_flight.dec()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._cleanup()

@@ -1,9 +1,11 @@
 """The server's routers: loaded once from the config, and the policy each request's model name selects.
 
-A request's ``model`` (``router-<key>-<threshold>`` or an alias) is parsed by the engine's
-``parse_model_name``; the decision is the engine's ``RoutingPolicy.adecide``, which scores in one
-worker thread and batches requests that arrive while it is busy. Errors keep OpenAI's shape:
-a bad model name or prompt is a 400, a router that cannot keep up a 503.
+A request's ``model`` selects one :class:`~routellm_core.RoutingPolicy`: ``router-<key>-<threshold>``
+or an alias (a strong/weak pair, parsed by the engine's ``parse_model_name``), the multi-model name
+(``router-multi``: the price rule over the configured candidates), or ``cascade`` /
+``cascade-<escalate threshold>``. The decision is the policy's ``adecide``, which scores in one
+worker thread and batches requests that arrive while it is busy. Errors keep OpenAI's shape: a bad
+model name or prompt is a 400, a router that cannot keep up a 503.
 """
 
 from __future__ import annotations
@@ -13,14 +15,18 @@ import time
 from typing import Any
 
 from ..batching import router_executor
+from ..decision import Decision
 from ..errors import RouteLLMError
+from ..multi_model import Candidate
 from ..policy import MODEL_PREFIX, ModelNameError, RoutingPolicy, openai_turns, parse_model_name, turns_text
-from ..routers.base import Router, RoutingDecision
+from ..pricing import Price
+from ..routers.base import Router, check_threshold
 from ..routers.registry import load_router
 from .config import ServerConfig
 from .errors import APIError, ConfigError, bad_request
 
-__all__ = ["MODEL_PREFIX", "RouterPool", "prompt_from_messages", "use_memory_embedder"]
+__all__ = ["CASCADE_MODEL", "MODEL_PREFIX", "RouterPool", "prompt_from_messages", "use_memory_embedder"]
+CASCADE_MODEL = "cascade"
 
 
 def prompt_from_messages(messages: list[dict[str, Any]]) -> str:
@@ -68,6 +74,40 @@ class RouterPool:
             except TypeError as exc:
                 raise ConfigError(f"router {key!r}: bad options {spec.options}: {exc}") from None
         self.executor = router_executor()
+        self.multi = self._multi_policy()
+        self.cascade = self._cascade_policy()
+
+    def _multi_policy(self) -> RoutingPolicy | None:
+        """The price rule over the ``multi_model`` candidates (router-multi), loaded and calibrated now."""
+        multi = self.config.multi_model
+        if multi is None:
+            return None
+        try:
+            candidates = [Candidate(name, Price(c.price[0], c.price[-1]), c.output_tokens, c.router_model)
+                          for name, c in multi.models.items()]
+            return RoutingPolicy(self.routers[multi.router], threshold=multi.threshold, candidates=candidates,
+                                 top_fraction=multi.top_fraction, budget_per_1k=multi.budget_per_1k,
+                                 calibration_prompts=tuple(multi.calibration_prompts), fallback=self.config.fallback,
+                                 label=multi.router).resolve()
+        except RouteLLMError as exc:
+            raise ConfigError(f"multi_model: {exc}") from None
+
+    def _cascade_policy(self, escalate_threshold: float | None = None) -> RoutingPolicy | None:
+        """``cascade`` as configured (or with another escalate threshold, sharing the loaded scorer)."""
+        settings = self.config.cascade
+        if settings is None:
+            return None
+        base = getattr(self, "cascade", None)
+        scorer = base.strategy.resolved_scorer() if base is not None else settings.scorer
+        routed = settings.router is not None
+        threshold = settings.escalate_threshold if escalate_threshold is None else escalate_threshold
+        try:
+            cascade = {"scorer": scorer, "escalate_threshold": threshold}
+            return RoutingPolicy(self.routers[settings.router] if routed else "cascade",
+                                 threshold=settings.threshold if routed else None, fallback=self.config.fallback,
+                                 max_batch=self.config.max_batch, label=settings.router, cascade=cascade).resolve()
+        except RouteLLMError as exc:
+            raise ConfigError(f"cascade: {exc}") from None
 
     def warm_up(self) -> None:
         """Score one prompt per router now (loads the embedder) so the first request is not slow."""
@@ -81,11 +121,29 @@ class RouterPool:
         return {k: s.threshold for k, s in self.config.routers.items() if s.threshold is not None}
 
     def model_names(self) -> list[str]:
-        """Names for /v1/models: aliases, and router-<key>-<threshold> for routers with a default threshold."""
-        return list(self.config.aliases) + [f"{MODEL_PREFIX}{k}-{t:g}" for k, t in self._defaults().items()]
+        """Names for /v1/models: aliases and router-<key>-<threshold> (pair), cascade names, the multi-model name."""
+        names = []
+        if self.config.has_pair:
+            names += list(self.config.aliases) + [f"{MODEL_PREFIX}{k}-{t:g}" for k, t in self._defaults().items()]
+        if self.cascade is not None:
+            names += [CASCADE_MODEL, f"{CASCADE_MODEL}-{self.cascade.strategy.resolved_threshold():g}"]
+        if self.config.multi_model is not None:
+            names.append(self.config.multi_model.name)
+        return names
 
     def policy(self, model: Any) -> RoutingPolicy:
         """The policy a ``model`` field selects; a name that selects none is a 400 naming the problem."""
+        multi = self.config.multi_model
+        if self.multi is not None and multi is not None and model == multi.name:
+            return self.multi
+        if self.cascade is not None and isinstance(model, str) and \
+                (model == CASCADE_MODEL or model.startswith(CASCADE_MODEL + "-")):
+            return self._cascade_for(model)
+        if not self.config.has_pair:
+            served = multi.name if multi else "none"
+            raise bad_request(f"model {model!r} is not served: this server has no strong/weak upstreams and routes "
+                              f"only among its multi_model candidates (model {served!r})", param="model",
+                              code="model_not_found")
         aliases = {name: (a.router, a.threshold) for name, a in self.config.aliases.items()}
         try:
             key, threshold = parse_model_name(model, list(self.routers), aliases, self._defaults())
@@ -94,7 +152,22 @@ class RouterPool:
         return RoutingPolicy(self.routers[key], threshold=threshold, fallback=self.config.fallback,
                              max_batch=self.config.max_batch, label=key)
 
-    async def decide(self, policy: RoutingPolicy, prompt: str) -> tuple[RoutingDecision, float]:
+    def _cascade_for(self, model: str) -> RoutingPolicy:
+        """``cascade`` as configured, or ``cascade-<t>`` with escalate threshold t (the scorer is shared)."""
+        assert self.cascade is not None
+        if model == CASCADE_MODEL:
+            return self.cascade
+        raw = model[len(CASCADE_MODEL) + 1:]
+        try:
+            threshold = check_threshold(raw)
+        except RouteLLMError:
+            raise bad_request(f"escalate threshold {raw!r} in model {model!r} is not a number in [0, 1]",
+                              param="model") from None
+        policy = self._cascade_policy(threshold)
+        assert policy is not None
+        return policy
+
+    async def decide(self, policy: RoutingPolicy, prompt: str) -> tuple[Decision, float]:
         """The routing decision and the seconds it took (queueing included)."""
         start = time.perf_counter()
         try:

@@ -1,10 +1,12 @@
-"""Calls to the strong and weak OpenAI-compatible upstreams: timeouts, streaming, fallback.
+"""Calls to the OpenAI-compatible upstreams (strong, weak, or the multi-model candidates): timeouts, streams.
 
-A failure (connection refused, timeout, 5xx, 401/403/404/429, a broken or empty stream before its
-first event) makes the request go to the other role when fallback is on. A 4xx that says the
-request itself is bad (400, 413, 422) is passed back to the client unchanged: the other role
-would reject it too. Once a stream has sent its first event it is committed to its role; a break
-after that ends the stream with an OpenAI-style error event, so clients raise instead of hanging.
+Which failures fall back is the engine's one rule (:func:`routellm_core.fallback.status_falls_back`,
+shared with the libraries): a connection failure, a timeout, a broken or empty stream before its
+first event, 408, 429, 5xx, and a 400/413 saying the prompt exceeds the model's context raise
+:class:`UpstreamFailure` (the executor tries the next target); every other 4xx is the client's
+problem and is passed back unchanged (:class:`UpstreamClientError`). Once a stream has sent its
+first event it is committed to its target; a break after that ends the stream with an OpenAI-style
+error event, so clients raise instead of hanging.
 """
 
 from __future__ import annotations
@@ -14,21 +16,19 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import httpx
+from httpx_sse import EventSource
 
-from ..fallback import FallbackExecutor
-from ..policy import Attempt
-from .config import Role, ServerConfig, UpstreamConfig
+from ..fallback import status_falls_back
+from .config import ServerConfig, UpstreamConfig
 from .errors import APIError, error_body
 from .metrics import Metrics
 
 log = logging.getLogger("routellm_core.server")
-
-CLIENT_ERROR_STATUSES = {400, 409, 413, 415, 422}
 # The connection closed before any response byte: typically a keep-alive connection the upstream
 # closed as we reused it. Safe to send once more; refused connections and timeouts are not retried.
 _DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
@@ -37,7 +37,7 @@ _DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 class UpstreamFailure(Exception):
     """An upstream could not answer; ``kind`` is timeout, connect, status, protocol or stream."""
 
-    def __init__(self, role: Role, kind: str, message: str, status: int | None = None) -> None:
+    def __init__(self, role: str, kind: str, message: str, status: int | None = None) -> None:
         super().__init__(f"{role} upstream: {message}")
         self.role, self.kind, self.status = role, kind, status
 
@@ -51,9 +51,9 @@ class UpstreamClientError(Exception):
 
 
 class Upstream:
-    """One role's endpoint, with its own connection pool."""
+    """One target's endpoint, with its own connection pool."""
 
-    def __init__(self, role: Role, config: UpstreamConfig) -> None:
+    def __init__(self, role: str, config: UpstreamConfig) -> None:
         self.role, self.config = role, config
         headers = {"accept": "application/json", **config.headers}
         if config.api_key is not None:
@@ -83,7 +83,8 @@ class Upstream:
             body = json.loads(content)
         except ValueError:
             body = None
-        if status in CLIENT_ERROR_STATUSES:
+        if not status_falls_back(status, content.decode("utf-8", "replace")):
+            log.warning("upstream %s answered HTTP %d: passed back to the client (no fallback)", self.role, status)
             if not (isinstance(body, dict) and isinstance(body.get("error"), dict)):
                 text = content.decode("utf-8", "replace")[:500]
                 body = error_body(f"upstream rejected the request: {text}", "invalid_request_error")
@@ -154,23 +155,18 @@ async def _close(response: httpx.Response | None) -> None:
 
 
 async def sse_events(response: httpx.Response) -> AsyncIterator[bytes]:
-    """Complete Server-Sent Events (``data: ...`` lines + blank line), as they arrive."""
-    lines: list[str] = []
-    async for line in response.aiter_lines():
-        if line:
-            lines.append(line)
-        elif lines:
-            yield ("\n".join(lines) + "\n\n").encode()
-            lines = []
-    if lines:
-        yield ("\n".join(lines) + "\n\n").encode()
+    """Complete Server-Sent Events as they arrive (parsed by httpx-sse), re-encoded for the client."""
+    async for sse in EventSource(response).aiter_sse():
+        head = "" if sse.event == "message" else f"event: {sse.event}\n"
+        data = "".join(f"data: {line}\n" for line in sse.data.split("\n"))
+        yield (head + data + "\n").encode()
 
 
 @dataclass
 class UpstreamStream:
     """An upstream stream whose first event has arrived."""
 
-    role: Role
+    role: str
     response: httpx.Response
     first: bytes
     rest: AsyncIterator[bytes]
@@ -189,33 +185,56 @@ class UpstreamStream:
         await _close(self.response)
 
 
-@dataclass
-class Outcome:
-    """Which role answered, after which failures."""
-
-    role: Role
-    failures: list[UpstreamFailure] = field(default_factory=list)
-
-    @property
-    def fell_back(self) -> bool:
-        return bool(self.failures)
-
-
 class Upstreams:
-    """Both roles, and the fallback policy between them."""
+    """Every target's upstream (strong and weak, and the multi-model candidates), with their metrics."""
 
     def __init__(self, config: ServerConfig, metrics: Metrics) -> None:
         self.config, self.metrics = config, metrics
-        roles: tuple[Role, ...] = ("strong", "weak") if config.has_pair else ()
-        self.by_role: dict[Role, Upstream] = {role: Upstream(role, config.upstream(role)) for role in roles}
-        # An upstream failure (not a malformed request, not a bug) moves on to the other role.
-        self.executor = FallbackExecutor(handles=(UpstreamFailure,), describe=lambda role: f"{role} upstream")
+        self.by_key: dict[str, Upstream] = {}
+        if config.has_pair:
+            self.by_key.update({role: Upstream(role, config.upstream(role)) for role in ("strong", "weak")})
+        if config.multi_model is not None:
+            self.by_key.update({name: Upstream(name, c) for name, c in config.multi_model.models.items()})
 
-    def _record(self, failure: UpstreamFailure) -> None:
+    def names(self, keys: list[str]) -> dict[str, str]:
+        """The model name each target key sends upstream (what metadata reports as ``model``)."""
+        return {k: self.by_key[k].config.model for k in keys if k in self.by_key}
+
+    def record_failure(self, failure: UpstreamFailure) -> None:
         self.metrics.upstream_errors.labels(failure.role, failure.kind).inc()
         log.warning("upstream failure: %s", failure)
 
-    def _give_up(self, failures: list[UpstreamFailure]) -> APIError:
+    record_stream_failure = record_failure
+
+    async def complete(self, key: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One target's answer (failures counted, then raised for the executor's fallback)."""
+        start = time.perf_counter()
+        try:
+            result = await self.by_key[key].complete(body)
+        except UpstreamFailure as failure:
+            self.record_failure(failure)
+            raise
+        self.metrics.upstream_latency.labels(key).observe(time.perf_counter() - start)
+        return result
+
+    async def events(self, key: str, body: dict[str, Any]) -> AsyncIterator[bytes]:
+        """One target's SSE events: the first is read before anything is yielded (a dead upstream can fall back)."""
+        start = time.perf_counter()
+        try:
+            stream = await self.by_key[key].open_stream(body)
+        except UpstreamFailure as failure:
+            self.record_failure(failure)
+            raise
+        self.metrics.upstream_latency.labels(key).observe(time.perf_counter() - start)
+        try:
+            async for event in stream.events():
+                yield event
+        finally:
+            await stream.aclose()
+
+    @staticmethod
+    def give_up(failures: list[UpstreamFailure]) -> APIError:
+        """Every target failed: a 502 (504 if the last one timed out) naming each failure."""
         last = failures[-1]
         status = 504 if last.kind == "timeout" else 502
         detail = "; ".join(str(f) for f in failures)
@@ -223,38 +242,6 @@ class Upstreams:
         return APIError(status, f"upstream failed ({tried} tried): {detail}",
                         code="upstream_timeout" if status == 504 else "upstream_error")
 
-    async def complete(self, attempts: list[Attempt], body: dict[str, Any]) -> tuple[dict[str, Any], Outcome]:
-        return await self._with_fallback(attempts, lambda role: self.by_role[role].complete(body))
-
-    async def open_stream(self, attempts: list[Attempt], body: dict[str, Any]) -> tuple[UpstreamStream, Outcome]:
-        return await self._with_fallback(attempts, lambda role: self.by_role[role].open_stream(body))
-
-    async def _with_fallback(self, attempts: list[Attempt], call: Any) -> Any:
-        """``call(role)`` for the policy's attempts (routed upstream, then the other) via the fallback executor."""
-        failures: list[UpstreamFailure] = []
-
-        async def attempt(a: Attempt) -> Any:
-            start = time.perf_counter()
-            try:
-                result = await call(a.role)
-            except UpstreamFailure as failure:
-                self._record(failure)
-                failures.append(failure)
-                raise
-            self.metrics.upstream_latency.labels(a.role).observe(time.perf_counter() - start)
-            if failures:
-                self.metrics.fallbacks.labels(attempts[0].role, a.role).inc()
-            return result
-
-        try:
-            result, outcome = await self.executor.arun(attempts, attempt)
-        except UpstreamFailure:
-            raise self._give_up(failures) from None
-        return result, Outcome(outcome.attempt.role, failures)
-
-    def record_stream_failure(self, failure: UpstreamFailure) -> None:
-        self._record(failure)
-
     async def aclose(self) -> None:
-        for upstream in self.by_role.values():
+        for upstream in self.by_key.values():
             await upstream.aclose()
