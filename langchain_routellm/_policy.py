@@ -212,7 +212,9 @@ class RoutingFields(BaseModel):
     def targets(self) -> dict[str, Any]:
         """The models decisions name: ``{"strong": ..., "weak": ...}`` or ``models``."""
         models = getattr(self, "models", None)
-        return dict(models) if models is not None else {"strong": self.strong, "weak": self.weak}
+        if models is not None:
+            return dict(models)
+        return {role: getattr(self, role) for role in ("strong", "weak")}
 
 
 def check_targets(values: Any, owner: str) -> Any:

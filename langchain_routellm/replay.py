@@ -109,7 +109,7 @@ class ReplayChatModel(BaseChatModel):
         pieces = ["".join(words[i : i + self.words_per_chunk]) for i in range(0, len(words), self.words_per_chunk)]
         for i, piece in enumerate(pieces):
             last = i == len(pieces) - 1
-            chunk = AIMessageChunk(piece, usage_metadata=usage if last else None,
+            chunk = AIMessageChunk(content=piece, usage_metadata=usage if last else None,
                                    response_metadata=self._metadata() if last else {})
             if run_manager:
                 run_manager.on_llm_new_token(piece, chunk=ChatGenerationChunk(message=chunk))

@@ -20,10 +20,10 @@ from routellm_core import Decision, FallbackExecutor
 from routellm_core.errors import InvalidInputError
 from routellm_core.fallback import Outcome
 
-from .routing import Role, RouterSpec, announce, build_policy
+from .routing import RouterSpec, announce, build_policy
 
 
-def _engine_name(engine: BaseQueryEngine, role: Role) -> str:
+def _engine_name(engine: BaseQueryEngine, role: str) -> str:
     """A readable name for the engine: its LLM's model name when it has one."""
     llm = getattr(engine, "_llm", None) or getattr(getattr(engine, "_response_synthesizer", None), "_llm", None)
     model = getattr(getattr(llm, "metadata", None), "model_name", None)
@@ -58,7 +58,7 @@ class RouteLLMQueryEngine(BaseQueryEngine):
     def _get_prompt_modules(self) -> PromptMixinType:
         return {"strong": self.strong, "weak": self.weak}
 
-    def _engine(self, role: Role) -> BaseQueryEngine:
+    def _engine(self, role: str) -> BaseQueryEngine:
         return self.strong if role == "strong" else self.weak
 
     def route(self, query: str) -> Decision:

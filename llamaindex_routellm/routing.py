@@ -45,7 +45,8 @@ def build_policy(router: RouterSpec = "mf", threshold: float | None = None, stro
         return policy.resolve()
     embedder = None if embed_model is None else embedder_from_llamaindex(embed_model)
     return RoutingPolicy(router, threshold=threshold, strong_fraction=strong_fraction,
-                         calibration_prompts=calibration_prompts or (), embedder=embedder, **options).resolve()
+                         calibration_prompts=calibration_prompts or (), embedder=embedder,  # type: ignore[arg-type]
+                         **options).resolve()
 
 
 def message_turns(messages: Sequence[Any]) -> list[Turn]:

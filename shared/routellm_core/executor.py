@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import operator
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import reduce
 from typing import Any, TypeVar
@@ -172,7 +172,7 @@ class Executor:
         meta = self._meta(decision, rest[0].key, exc)
         yield from ((c, meta) for c in start(rest[0]))
 
-    async def astream(self, decision: Decision, start: Callable[[Attempt], Any]) -> AsyncIterator[tuple[Any, Meta]]:
+    async def astream(self, decision: Decision, start: Callable[[Attempt], Any]) -> AsyncGenerator[tuple[Any, Meta], None]:
         """:meth:`stream` for async streams (``start`` may return an async iterator or a coroutine of one)."""
         if not self._checks(decision):
             meta: Meta | None = None

@@ -120,7 +120,7 @@ def train_router(name: str, records: Sequence[PreferenceRecord], output: str | o
 
     router = router_class(name)(**params).fit(records)
     if output is not None:
-        router.save(output)
+        router.save(Path(output))
     return router
 
 

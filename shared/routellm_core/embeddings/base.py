@@ -61,7 +61,7 @@ class Embedder(ABC):
             found.update(self._disk_get(missing_keys))
             missing_keys = [k for k in missing_keys if k not in found]
         if missing_keys:
-            first_text = {}
+            first_text: dict[str, str] = {}
             for key, text in zip(keys, texts):
                 first_text.setdefault(key, text)
             todo = [first_text[k] for k in missing_keys]

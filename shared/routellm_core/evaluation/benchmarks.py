@@ -375,8 +375,9 @@ def load_correctness_benchmark(path: PathLike, strong_model: str | None = None, 
         if group_column:
             groups.append(str(row[group_column]))
         for role in ("strong", "weak"):
-            if resp[role]:
-                outs[role].append(row[resp[role]] or "")
+            column = resp[role]
+            if column:
+                outs[role].append(row[column] or "")
     outputs = outs if all(resp.values()) else None
     return Benchmark(name or path.stem, "correctness", prompts, np.array(strong), np.array(weak), strong_model=s_col,
                      weak_model=w_col, ids=ids, groups=groups if group_column else None, output_texts=outputs,
@@ -390,6 +391,7 @@ def _guess_pair(path: Path, columns: list[str], rows: list[dict[str, str]], prom
     binary = [c for c in columns if c != prompt_column and "|" not in c and is_binary_column(rows, c)]
     if strong is not None or weak is not None:
         named = strong if strong is not None else weak
+        assert named is not None
         others = [c for c in binary if canonical_model_name(c) != canonical_model_name(named)]
         if len(others) != 1:
             raise InvalidInputError(f"{path.name}: name both --strong-model and --weak-model (score columns: {', '.join(binary)})")

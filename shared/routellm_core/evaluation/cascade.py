@@ -17,6 +17,8 @@ fold's scorer trains on every graded answer (Arena-Hard, GSM8K) whose prompt is 
 
 from __future__ import annotations
 
+from typing import Any
+
 import hashlib
 import json
 import os
@@ -32,7 +34,7 @@ from ..errors import InvalidInputError
 from .benchmarks import Benchmark
 from .cost import ItemCosts
 from .crossfit import FoldReport, assign_folds
-from .metrics import percentile_interval
+from .metrics import bootstrap_interval
 
 CASCADE_ROUTERS: dict[str, dict[str, bool]] = {"cascade": {"use_embeddings": True},
                                               "cascade-features": {"use_embeddings": False},
@@ -171,7 +173,7 @@ class CostComparison:
     vs_prompt_only: tuple[str, float, float, float] | None = None
 
     def to_dict(self) -> dict:
-        out = {"cost_apgr": self.cost_apgr, "cost_apgr_ci90": list(self.ci) if self.ci else None, "cascade": self.cascade}
+        out: dict[str, Any] = {"cost_apgr": self.cost_apgr, "cost_apgr_ci90": list(self.ci) if self.ci else None, "cascade": self.cascade}
         if self.vs_prompt_only:
             name, diff, lo, hi = self.vs_prompt_only
             out["apgr_minus_best_prompt_only"] = {"router": name, "difference": diff, "ci90": [lo, hi]}
@@ -181,16 +183,12 @@ class CostComparison:
 def bootstrap_cost_apgr(scores: np.ndarray, bench: Benchmark, costs: ItemCosts, cascade: bool, n_boot: int = 1000,
                         level: float = 0.9, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval of :func:`cost_apgr`, resampling items."""
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(int(n_boot)):
-        idx = rng.integers(0, bench.n, bench.n)
-        sub = bench.subset(idx)
-        sub_costs = ItemCosts(costs.strong[idx], costs.weak[idx], {})
-        v = cost_apgr(np.asarray(scores)[idx], sub, sub_costs, cascade)
-        if np.isfinite(v):
-            values.append(v)
-    return percentile_interval(values, level)
+    s = np.asarray(scores)
+
+    def value(idx: np.ndarray, _i: int) -> float:
+        return cost_apgr(s[idx], bench.subset(idx), ItemCosts(costs.strong[idx], costs.weak[idx], {}), cascade)
+
+    return bootstrap_interval(value, bench.n, n_boot, level, seed)
 
 
 def cost_comparison(scores: np.ndarray, bench: Benchmark, costs: ItemCosts, cascade: bool, n_boot: int) -> CostComparison:
@@ -266,14 +264,10 @@ def paired_apgr_difference(a: np.ndarray, b: np.ndarray, bench: Benchmark, num_r
     """APGR(a) - APGR(b) on the same items, with a paired percentile-bootstrap interval."""
     from .metrics import apgr, quantile_curve
 
-    def value(idx):
+    def value(idx: np.ndarray, _i: int = 0) -> float:
         s, w = bench.strong_scores[idx], bench.weak_scores[idx]
         return (apgr(quantile_curve(a[idx], s, w, num_results), float(w.mean()), float(s.mean()))
                 - apgr(quantile_curve(b[idx], s, w, num_results), float(w.mean()), float(s.mean())))
 
-    rng = np.random.default_rng(seed)
-    point = value(np.arange(bench.n))
-    values = [value(rng.integers(0, bench.n, bench.n)) for _ in range(int(n_boot))]
-    tail = (1 - level) / 2 * 100
-    lo, hi = np.nanpercentile(values, [tail, 100 - tail])
-    return float(point), float(lo), float(hi)
+    lo, hi = bootstrap_interval(value, bench.n, n_boot, level, seed)
+    return float(value(np.arange(bench.n))), lo, hi

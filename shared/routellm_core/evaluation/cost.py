@@ -61,6 +61,7 @@ def token_counts(benchmark: Benchmark) -> dict[str, dict[str, np.ndarray]]:
     out: dict[str, dict[str, np.ndarray]] = {}
     for role in ("strong", "weak"):
         ins = count_tokens(benchmark.input_texts[role]) if benchmark.input_texts else shared_in
+        assert ins is not None
         if benchmark.output_texts:
             outs = count_tokens(benchmark.output_texts[role])
         else:

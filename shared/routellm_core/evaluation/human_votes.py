@@ -16,11 +16,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import rankdata
 
 from ..data.tables import normalize_prompt
 from ..errors import InvalidInputError
 from ..records import PreferenceRecord
 from ..routers.base import Router, StrongWeakPair
+from .metrics import bootstrap_interval
 
 HUMAN_VOTE_SOURCES = ("chatbot_arena",)
 
@@ -37,23 +39,8 @@ def pairwise_auc(p_a: np.ndarray, outcome: np.ndarray) -> float:
     if won.size == 0:
         return float("nan")
     pos, neg = won, 1.0 - won
-    scores = np.r_[pos, neg]
-    ranks = _average_ranks(scores)
+    ranks = rankdata(np.r_[pos, neg])  # average ranks for ties
     return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
-
-
-def _average_ranks(x: np.ndarray) -> np.ndarray:
-    order = np.argsort(x, kind="mergesort")
-    ranks = np.empty(len(x))
-    sx = x[order]
-    i = 0
-    while i < len(x):
-        j = i
-        while j + 1 < len(x) and sx[j + 1] == sx[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
 
 
 def pair_probabilities(router: Router, prompts: Sequence[str], models_a: Sequence[str],
@@ -106,13 +93,8 @@ class PairwiseResult:
 def bootstrap_auc(p_a: np.ndarray, outcome: np.ndarray, n_boot: int = 1000, level: float = 0.9,
                   seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval of :func:`pairwise_auc`, resampling votes."""
-    rng = np.random.default_rng(seed)
-    n = len(p_a)
-    values = [pairwise_auc(p_a[idx], outcome[idx]) for idx in (rng.integers(0, n, n) for _ in range(n_boot))]
-    values = [v for v in values if np.isfinite(v)]
-    tail = (1.0 - level) / 2 * 100.0
-    lo, hi = np.percentile(values, [tail, 100.0 - tail]) if values else (float("nan"), float("nan"))
-    return float(lo), float(hi)
+    p_a, outcome = np.asarray(p_a), np.asarray(outcome)
+    return bootstrap_interval(lambda idx, _i: pairwise_auc(p_a[idx], outcome[idx]), len(p_a), n_boot, level, seed)
 
 
 def vote_folds(votes: Sequence[PreferenceRecord], k: int, seed: int = 0) -> np.ndarray:

@@ -17,7 +17,7 @@ oracle's curve as RouteLLM's ``get_optimal_accuracy`` computes it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -189,15 +189,26 @@ def bootstrap_apgr(scores, strong_scores, weak_scores, num_results: int = 10, n_
     """
     s, a, b = _arrays(scores, strong_scores, weak_scores)
     runs = [np.asarray(x, dtype=np.float64) for x in seed_scores] if seed_scores else [s]
-    rng = np.random.default_rng(seed)
-    n, values = len(s), []
-    for i in range(int(n_boot)):
-        idx = rng.integers(0, n, n)
+
+    def value(idx: np.ndarray, i: int) -> float:
         aa, bb = a[idx], b[idx]
-        value = apgr(quantile_curve(runs[i % len(runs)][idx], aa, bb, num_results), float(bb.mean()), float(aa.mean()))
-        if np.isfinite(value):
-            values.append(value)
-    return percentile_interval(values, level)
+        return apgr(quantile_curve(runs[i % len(runs)][idx], aa, bb, num_results), float(bb.mean()), float(aa.mean()))
+
+    return bootstrap_interval(value, len(s), n_boot, level, seed)
+
+
+def bootstrap_interval(statistic: Callable[[np.ndarray, int], float], n: int, n_boot: int = 1000,
+                       level: float = 0.9, seed: int = 0) -> tuple[float, float]:
+    """The one percentile bootstrap of this package: ``statistic(idx, replicate)`` over ``n_boot`` resamples.
+
+    Each replicate draws ``n`` item indices with replacement (``numpy.random.default_rng(seed)``);
+    replicates whose statistic is not finite (NaN: e.g. no decisive vote drawn) are left out, and the
+    interval is the central ``level`` of the rest (NaNs when none is left). ``scipy.stats.bootstrap``
+    resamples data arrays; these statistics need the indices (paired items, seed rotation), hence this.
+    """
+    rng = np.random.default_rng(seed)
+    values = [statistic(rng.integers(0, n, n), i) for i in range(int(n_boot))]
+    return percentile_interval([v for v in values if np.isfinite(v)], level)
 
 
 def percentile_interval(values: list[float], level: float) -> tuple[float, float]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import csv
 import json
 import math
@@ -37,7 +39,7 @@ def format_table(results: Sequence[BenchmarkResult]) -> str:
         lines.append(f"   strong {b.strong_model}: {res.strong:.3f}")
         lines.append(f"   Q = {q} of strong quality = {res.quality_fraction * res.strong:.3f}")
         lines.append(header)
-        rows = [(r.name, r.metrics, r.apgr_ci, r.apgr_std, r.exact_metrics.apgr, r.cost,
+        rows: list[tuple[Any, ...]] = [(r.name, r.metrics, r.apgr_ci, r.apgr_std, r.exact_metrics.apgr, r.cost,
                  f"{r.source}" + (f", {r.seeds} seeds" if r.seeds > 1 else "") + f", {r.seconds:.1f}s")
                 for r in res.routers]
         rows.append(("optimal", res.optimal_metrics, None, None, None, res.optimal_cost, "oracle"))

@@ -207,8 +207,9 @@ def _fresh_factory(router: Router, label: str) -> Callable[[], Router]:
     """A function building fresh untrained copies of ``router`` (same class and parameters)."""
     cls = type(router)
     build = {**router.get_params()}
-    if getattr(router, "embedder", None) is not None and not isinstance(router.embedder, str):
-        build["embedder"] = router.embedder  # a custom Embedder object is passed on, not its id
+    embedder = getattr(router, "embedder", None)
+    if embedder is not None and not isinstance(embedder, str):
+        build["embedder"] = embedder  # a custom Embedder object is passed on, not its id
     try:
         cls(**build)
     except TypeError as exc:
@@ -285,8 +286,9 @@ class Evaluator:
 
             which = ", ".join(self.train_datasets) if self.train_datasets else "the default training data"
             self.log(f"loading {which} for cross-fitting (decontaminated against the benchmarks)")
-            kwargs = {"datasets": self.train_datasets} if self.train_datasets else {}
-            self._base_records = default_training_records(self.data_dir, verbose=False, **kwargs)
+            self._base_records = (default_training_records(self.data_dir, verbose=False,
+                                                           datasets=self.train_datasets) if self.train_datasets
+                                  else default_training_records(self.data_dir, verbose=False))
         return self._base_records
 
     def base_records_for(self, bench: Benchmark) -> list[PreferenceRecord]:
@@ -334,7 +336,7 @@ class Evaluator:
     def _score(self, router: Router, label: str, checkpoint: Path | None, bench: Benchmark,
                bench_hash: str) -> tuple[np.ndarray, str]:
         key = router_fingerprint(router, checkpoint) if self.cache is not None else None
-        if key is not None:
+        if key is not None and self.cache is not None:
             hit = self.cache.get(bench.name, bench_hash, label, key, bench.n)
             if hit is not None:
                 return hit.astype(np.float64), "cache"
@@ -343,7 +345,7 @@ class Evaluator:
         extra = [embedder] if embedder is not None and not isinstance(embedder, str) else []
         with embedding_disk_cache(self.cache.embedding_dir if self.cache else None, ["minilm", *extra]):
             scores = np.asarray(router.predict_proba(bench.prompts), dtype=np.float64)
-        if key is not None:
+        if key is not None and self.cache is not None:
             self.cache.put(bench.name, bench_hash, label, key, scores,
                            {"router": label, "class": type(router).__qualname__, "params": router.get_params(),
                             "checkpoint": str(checkpoint) if checkpoint else None})
@@ -409,9 +411,9 @@ class Evaluator:
         return RouterResult(
             "random", mean_curve([r.curve for r in runs]), CurveMetrics.mean([r.metrics for r in runs]),
             CurveMetrics.mean([r.exact_metrics for r in runs]),
-            CostSaving.mean([r.cost for r in runs]) if costs is not None else None,
+            CostSaving.mean([r.cost for r in runs if r.cost is not None]) if costs is not None else None,
             seeds=self.random_seeds, apgr_std=float(np.std(apgrs)), scores=runs[0].scores,
-            apgr_ci=self._interval(runs[0].scores, bench, [r.scores for r in runs]))
+            apgr_ci=self._interval(np.asarray(runs[0].scores), bench, [np.asarray(r.scores) for r in runs]))
 
     def evaluate_router(self, spec: RouterSpec, bench: Benchmark, bench_hash: str | None = None,
                         costs: ItemCosts | None = None) -> RouterResult:
@@ -498,7 +500,8 @@ class Evaluator:
         from ..routers.sw_ranking import SWRankingRouter
 
         k = self.cross_fit or DEFAULT_CROSS_FIT
-        templates = [(r.name, r.template) for r in results if isinstance(r.template, StrongWeakPair)]
+        templates: list[tuple[str, Router]] = [(r.name, r.template) for r in results
+                                               if r.template is not None and isinstance(r.template, StrongWeakPair)]
         out = []
         # the benchmark's pair (any two models the data holds would do; fit() only checks the pair exists)
         blind = SWRankingRouter(gamma=1.0, show_progress=False, strong_model=canonical_model_name(bench.strong_model),

@@ -110,9 +110,29 @@ class Router(ABC):
     def fit(self, records: Sequence[PreferenceRecord]) -> Router:
         raise RouteLLMError(f"router {self.name!r} cannot be trained")
 
+    # Constructor parameters that are run-time options, not part of what config.json stores.
+    unsaved_params: ClassVar[tuple[str, ...]] = ()
+    # Parameters kept under another attribute name (e.g. ``embedder`` -> ``embedder_spec``).
+    param_attributes: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def param_names(cls) -> list[str]:
+        """The constructor's parameter names, base classes' first (scikit-learn style: read from the signatures)."""
+        import inspect
+
+        names: list[str] = []
+        for klass in reversed(cls.__mro__):
+            init = vars(klass).get("__init__")
+            if init is None or klass is object:
+                continue
+            names += [p.name for p in inspect.signature(init).parameters.values()
+                      if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name not in names]
+        return names
+
     def get_params(self) -> dict[str, Any]:
-        """Constructor parameters, stored in config.json."""
-        return {}
+        """Constructor parameters (from the signature, as scikit-learn does), stored in config.json."""
+        return {name: getattr(self, self.param_attributes.get(name, name)) for name in self.param_names()
+                if name not in self.unsaved_params}
 
     def save(self, path: str | Path) -> Path:
         raise RouteLLMError(f"router {self.name!r} has nothing to save")

@@ -70,8 +70,6 @@ class CausalLLMRouter(HFClassifierRouter):
         self.use_chat_template = bool(use_chat_template)
         self._template: tuple[list[int], list[int]] | None = None
 
-    def get_params(self) -> dict[str, Any]:
-        return {**super().get_params(), "instruction": self.instruction, "use_chat_template": self.use_chat_template}
 
     # --- backbone ------------------------------------------------------------------------------
     def backbone_source(self) -> tuple[Path, str | None]:

@@ -69,14 +69,6 @@ class HFClassifierRouter(Router):
         self.model_: Any = None
         self.tokenizer_: Any = None
 
-    def get_params(self) -> dict[str, Any]:
-        return {"backbone": self.backbone, "strong_model": self.strong_model, "weak_model": self.weak_model,
-                "max_length": self.max_length, "head_tokens": self.head_tokens, "epochs": self.epochs,
-                "batch_size": self.batch_size, "lr": self.lr, "weight_decay": self.weight_decay,
-                "warmup_fraction": self.warmup_fraction, "val_fraction": self.val_fraction, "patience": self.patience,
-                "related_weight": self.related_weight, "max_samples": self.max_samples, "seed": self.seed,
-                "device": self.device, "inference_batch_size": self.inference_batch_size,
-                "show_progress": self.show_progress}
 
     # --- hooks for subclasses ------------------------------------------------------------------
     def _load_backbone(self, device: Any) -> None:
@@ -200,7 +192,7 @@ class HFClassifierRouter(Router):
         params = config.get("router_params") or {}
         if not isinstance(params, dict):
             raise CheckpointError(f"checkpoint {path}: router_params in config.json must be an object")
-        known = _init_params(cls)
+        known = set(cls.param_names())
         return {k: v for k, v in params.items() if k in known}
 
     @classmethod
@@ -209,7 +201,7 @@ class HFClassifierRouter(Router):
         path = Path(path)
         config = read_config(path)
         params = cls._params_from_config(config, path)
-        unknown = sorted(set(overrides) - _init_params(cls))
+        unknown = sorted(set(overrides) - set(cls.param_names()))
         if unknown:
             raise InvalidInputError(f"unknown parameter(s) for {cls.name} router: {', '.join(unknown)}")
         params.update(overrides)
@@ -226,14 +218,6 @@ class HFClassifierRouter(Router):
                f"weak_model={self.weak_model!r}{trained})"
 
 
-def _init_params(cls: type) -> set[str]:
-    import inspect
-
-    names: set[str] = set()
-    for klass in cls.__mro__:
-        if "__init__" in vars(klass) and klass is not object:
-            names |= {p for p in inspect.signature(klass.__init__).parameters if p != "self"}
-    return names - {"kwargs", "args"}
 
 
 def load_hf(loader: Any, folder: Path, what: str, **kwargs: Any) -> Any:

@@ -53,6 +53,8 @@ PROMPT_WEIGHT_GRID: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.
 
 class MFRouter(StrongWeakPair, EmbeddingRouter):
     name = "mf"
+    unsaved_params = ("show_progress",)
+    param_attributes = {"embedder": "embedder_spec"}
 
     def __init__(self, embedder: str | Embedder = "minilm", strong_model: str = STRONG_MODEL,
                  weak_model: str = WEAK_MODEL, dim: int = 128, epochs: int = 40, batch_size: int = 2048,
@@ -65,11 +67,6 @@ class MFRouter(StrongWeakPair, EmbeddingRouter):
         self.lr, self.weight_decay, self.tie_weight = float(lr), float(weight_decay), float(tie_weight)
         self.val_fraction, self.patience, self.seed = float(val_fraction), int(patience), int(seed)
 
-    def get_params(self) -> dict:
-        return {"embedder": self.embedder_spec, "strong_model": self.strong_model, "weak_model": self.weak_model,
-                "dim": self.dim, "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
-                "weight_decay": self.weight_decay, "tie_weight": self.tie_weight, "val_fraction": self.val_fraction,
-                "patience": self.patience, "seed": self.seed, "prompt_weight": self.prompt_weight}
 
     # --- training -------------------------------------------------------------------------------
     def fit(self, records: Sequence[PreferenceRecord]) -> MFRouter:

@@ -30,8 +30,6 @@ class RandomRouter(Router):
     def fit(self, records) -> RandomRouter:
         return self
 
-    def get_params(self) -> dict:
-        return {"seed": self.seed}
 
     def save(self, path: str | Path) -> Path:
         return write_checkpoint(path, {"router": self.name, **self.get_params()}, {"seed": np.array([self.seed])})

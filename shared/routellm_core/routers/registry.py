@@ -59,7 +59,7 @@ def load_checkpoint(path: str | os.PathLike[str], **kwargs) -> Router:
         name = "bert"  # a Hugging Face sequence-classification folder (RouteLLM's BERT format)
     if name is None:
         raise CheckpointError(f"checkpoint {path}: config.json does not say which router it is ('router' key)")
-    return router_class(name).load(path, **kwargs)
+    return router_class(name).load(Path(path), **kwargs)
 
 
 def load_router(router: str | os.PathLike[str] | Router, cache: bool = True, **kwargs) -> Router:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +29,8 @@ from .embedding_router import EmbeddingRouter
 
 class SWRankingRouter(StrongWeakPair, EmbeddingRouter):
     name = "sw_ranking"
+    unsaved_params = ("show_progress", "query_batch")
+    param_attributes = {"embedder": "embedder_spec"}
 
     def __init__(self, embedder: str | Embedder = "minilm", strong_model: str = STRONG_MODEL,
                  weak_model: str = WEAK_MODEL, gamma: float = 10.0, n_iter: int = 100, prior: float = 0.5,
@@ -41,9 +44,6 @@ class SWRankingRouter(StrongWeakPair, EmbeddingRouter):
         self.prior = float(prior)
         self.query_batch = int(query_batch)
 
-    def get_params(self) -> dict:
-        return {"embedder": self.embedder_spec, "strong_model": self.strong_model, "weak_model": self.weak_model,
-                "gamma": self.gamma, "n_iter": self.n_iter, "prior": self.prior, "embedding_dtype": self.embedding_dtype}
 
     def fit(self, records: Sequence[PreferenceRecord]) -> SWRankingRouter:
         prompts, models, rows = self._index_records(records)
@@ -54,8 +54,8 @@ class SWRankingRouter(StrongWeakPair, EmbeddingRouter):
         pair_keys = lo * len(models) + hi
         uniq, pair_idx = np.unique(pair_keys, return_inverse=True)
         wins = np.zeros((len(prompts), len(uniq), 2), dtype=np.float32)
-        np.add.at(wins, (p_idx, pair_idx, 0), win_lo)
-        np.add.at(wins, (p_idx, pair_idx, 1), weight - win_lo)
+        np.add.at(wins, (p_idx, pair_idx, np.zeros_like(p_idx)), win_lo)
+        np.add.at(wins, (p_idx, pair_idx, np.ones_like(p_idx)), weight - win_lo)
         self.models_ = models
         self.pairs_ = np.stack([uniq // len(models), uniq % len(models)], axis=1).astype(np.int64)
         self.wins_ = wins
@@ -126,7 +126,7 @@ class SWRankingRouter(StrongWeakPair, EmbeddingRouter):
 
     def save(self, path: str | Path) -> Path:
         config = {"router": self.name, **self.get_params(), "models": self.models_}
-        wins = self.wins_.astype(np.float16)  # lossless for counts in halves below 2048, and half the bytes
+        wins: np.ndarray = self.wins_.astype(np.float16)  # lossless for counts in halves below 2048, half the bytes
         if not np.array_equal(wins.astype(np.float32), self.wins_):
             wins = self.wins_
         tensors = {"prompt_embeddings": self.prompt_embeddings_.astype(self.embedding_dtype), "wins": wins,
@@ -138,8 +138,8 @@ class SWRankingRouter(StrongWeakPair, EmbeddingRouter):
         config = read_config(path)
         require_keys(config, ["models", "embedder"], path)
         tensors = read_tensors(path, ["prompt_embeddings", "wins", "pairs"])
-        params = {k: config[k] for k in ("strong_model", "weak_model", "gamma", "n_iter", "prior", "embedding_dtype")
-                  if k in config}
+        params: dict[str, Any] = {k: config[k] for k in ("strong_model", "weak_model", "gamma", "n_iter", "prior",
+                                                          "embedding_dtype") if k in config}
         params.update(overrides)
         router = cls(embedder=embedder or config["embedder"], **params)
         router.models_ = list(config["models"])

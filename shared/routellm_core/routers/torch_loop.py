@@ -45,7 +45,7 @@ def pad_batch(seqs: Sequence[list[int]], pad_id: int, device: torch.device) -> d
     return {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
 
 
-def length_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator | None = None,
+def length_batches(lengths: Sequence[int] | np.ndarray, batch_size: int, rng: np.random.Generator | None = None,
                    pool: int = 50) -> list[np.ndarray]:
     """Batches of indices with similar lengths (less padding).
 
@@ -109,7 +109,7 @@ def validation_split(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
-def train_loop(model: torch.nn.Module, batch_loss: BatchLoss, lengths: Sequence[int], cfg: TrainConfig,
+def train_loop(model: torch.nn.Module, batch_loss: BatchLoss, lengths: Sequence[int] | np.ndarray, cfg: TrainConfig,
                params: Sequence[torch.nn.Parameter] | None = None) -> TrainResult:
     """Fine-tune ``model`` with AdamW, linear warmup/decay, clipping and early stopping on validation loss.
 
@@ -201,7 +201,7 @@ def _state_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 # --- inference ----------------------------------------------------------------------------------
-def batched_inference(fn: Callable[[np.ndarray], np.ndarray], lengths: Sequence[int], batch_size: int,
+def batched_inference(fn: Callable[[np.ndarray], np.ndarray], lengths: Sequence[int] | np.ndarray, batch_size: int,
                       show_progress: bool = False, desc: str = "scoring") -> np.ndarray:
     """Run ``fn(indices) -> rows`` over length-sorted batches under ``inference_mode``; rows in input order."""
     import torch

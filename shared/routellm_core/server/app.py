@@ -13,7 +13,7 @@ import asyncio
 import hmac
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -87,7 +87,7 @@ class _CountRequests:
         endpoint = scope["path"] if scope["path"] in ENDPOINTS else "other"
         status = 500
 
-        async def observe(message: dict[str, Any]) -> None:
+        async def observe(message: MutableMapping[str, Any]) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
@@ -346,7 +346,7 @@ class _ChatCall:
 class _SSEResponse(StreamingResponse):
     """SSE relay that always closes the upstream stream and lowers in_flight, even if the client left early."""
 
-    def __init__(self, head: bytes, items: AsyncIterator[Any], upstreams: Upstreams, metrics: Metrics,
+    def __init__(self, head: bytes, items: AsyncGenerator[Any, None], upstreams: Upstreams, metrics: Metrics,
                  headers: dict[str, str]) -> None:
         self.items, self.upstreams, self.metrics = items, upstreams, metrics
         self._closed = False
@@ -369,7 +369,7 @@ class _SSEResponse(StreamingResponse):
     async def _cleanup(self) -> None:
         if not self._closed:
             self._closed = True
-            await self.items.aclose()  # type: ignore[attr-defined]
+            await self.items.aclose()
             self.metrics.in_flight.dec()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

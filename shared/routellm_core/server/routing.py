@@ -99,12 +99,12 @@ class RouterPool:
             return None
         base = getattr(self, "cascade", None)
         scorer = base.strategy.resolved_scorer() if base is not None else settings.scorer
-        routed = settings.router is not None
         threshold = settings.escalate_threshold if escalate_threshold is None else escalate_threshold
         try:
             cascade = {"scorer": scorer, "escalate_threshold": threshold}
-            return RoutingPolicy(self.routers[settings.router] if routed else "cascade",
-                                 threshold=settings.threshold if routed else None, fallback=self.config.fallback,
+            router = self.routers[settings.router] if settings.router is not None else None
+            return RoutingPolicy(router or "cascade", threshold=settings.threshold if router else None,
+                                 fallback=self.config.fallback,
                                  max_batch=self.config.max_batch, label=settings.router, cascade=cascade).resolve()
         except RouteLLMError as exc:
             raise ConfigError(f"cascade: {exc}") from None
