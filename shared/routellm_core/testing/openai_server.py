@@ -75,7 +75,9 @@ class OpenAIStubServer:
 
     Attributes you may change while it runs: ``fail_mode`` (None, "error" -> HTTP 500,
     "midstream" -> a stream that breaks after its first chunk, "slow" -> wait ``delay`` seconds
-    first), ``delay``, ``chunk_delay`` (seconds between streamed chunks), ``responder``, ``json_responder`` (JSON-mode object), ``arguments_responder``
+    first), ``error_status`` / ``error_message`` (answer every request with that HTTP error, OpenAI-shaped;
+    a 400 whose message names the context length gets OpenAI's ``context_length_exceeded`` code), ``delay``,
+    ``chunk_delay`` (seconds between streamed chunks), ``responder``, ``json_responder`` (JSON-mode object), ``arguments_responder``
     (tool-call arguments), ``tool_responder`` (scripts tool calls: see :meth:`_scripted_calls`),
     ``strict_tools`` (reject histories whose tool messages answer no earlier tool call, with a 400
     as OpenAI does). ``requests`` lists the JSON bodies received.
@@ -100,6 +102,8 @@ class OpenAIStubServer:
         self.chunk_words = chunk_words
         self.embedding_dim = embedding_dim
         self.fail_mode: str | None = None
+        self.error_status: int | None = None
+        self.error_message = "injected error"
         self.delay = 0.0
         self.chunk_delay = 0.0  # seconds between streamed content chunks (a model's generation speed)
         self.requests: list[dict[str, Any]] = []
@@ -202,8 +206,8 @@ class OpenAIStubServer:
 
         app = FastAPI()
 
-        def error(status: int, message: str, kind: str = "server_error") -> JSONResponse:
-            return JSONResponse({"error": {"message": message, "type": kind, "param": None, "code": None}}, status)
+        def error(status: int, message: str, kind: str = "server_error", code: str | None = None) -> JSONResponse:
+            return JSONResponse({"error": {"message": message, "type": kind, "param": None, "code": code}}, status)
 
         async def guard(request: Request) -> JSONResponse | None:
             if self.api_key and request.headers.get("authorization") != f"Bearer {self.api_key}":
@@ -212,6 +216,11 @@ class OpenAIStubServer:
                 await asyncio.sleep(self.delay or 30)
             if self.fail_mode == "error":
                 return error(500, f"{self.model} failed (injected)")
+            if self.error_status is not None:
+                client = 400 <= self.error_status < 500
+                code = "context_length_exceeded" if "context length" in self.error_message else None
+                return error(self.error_status, self.error_message, "invalid_request_error" if client else "server_error",
+                             code)
             return None
 
         @app.get("/v1/models")
