@@ -111,3 +111,18 @@ def routing_events():
         yield handler.events
     finally:
         root.event_handlers = [h for h in root.event_handlers if h is not handler]
+
+
+@pytest.fixture(scope="session")
+def graded_answers(data_dir):
+    from routellm_core.cascade.records import answer_records
+
+    return answer_records(data_dir)
+
+
+@pytest.fixture(scope="session")
+def feature_scorer(graded_answers):
+    """A text-feature scorer (no embeddings) trained on every third graded answer: real data, seconds to fit."""
+    from routellm_core.cascade.scorer import AnswerScorer
+
+    return AnswerScorer(use_embeddings=False, l2=16.0).fit(graded_answers[::3])

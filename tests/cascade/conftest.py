@@ -1,23 +1,8 @@
-"""Fixtures: real graded answers and a real (text-feature) answer scorer trained on a slice of them."""
+"""Fixtures: the loopback pair answering fixed texts (graded answers and the feature scorer: tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
-
-
-@pytest.fixture(scope="session")
-def graded_answers(data_dir):
-    from routellm_core.cascade.records import answer_records
-
-    return answer_records(data_dir)
-
-
-@pytest.fixture(scope="session")
-def feature_scorer(graded_answers):
-    """A text-feature scorer (no embeddings) trained on every third graded answer: real data, seconds to fit."""
-    from routellm_core.cascade.scorer import AnswerScorer
-
-    return AnswerScorer(use_embeddings=False, l2=16.0).fit(graded_answers[::3])
 
 
 @pytest.fixture

@@ -112,17 +112,22 @@ def _number(value: Any, digits: str) -> str:
     return "" if value is None else format(value, digits)
 
 
-def decision_headers(meta: dict[str, Any], answered: bool = True) -> dict[str, str]:
-    """``x-routellm-*`` headers of an answer's metadata (one set for every kind; absent keys are left out)."""
+def decision_headers(meta: dict[str, Any], answered: bool = True, names: dict[str, str] | None = None) -> dict[str, str]:
+    """``x-routellm-*`` headers of an answer's metadata (one set for every kind; absent keys are left out).
+
+    ``x-routellm-model`` is the model name sent upstream (``names``: target key -> it).
+    """
     routed = meta["routed_role"] or meta["routed_model"]
+    target = str(meta["role"] or meta["model"])
+    model = (names or {}).get(target) or meta["model"]
     headers = {"x-routellm-router": str(meta["router"]), "x-routellm-threshold": _number(meta["threshold"], ".6g"),
                "x-routellm-probability": _number(meta["probability"], ".6f"), "x-routellm-decision": str(routed),
                "x-routellm-decision-id": meta["decision_id"]}
     if answered:
-        headers["x-routellm-role"] = str(meta["role"] or meta["model"])
+        headers["x-routellm-role"] = target
         headers["x-routellm-fallback"] = str(bool(meta["fallback"])).lower()
-    if meta.get("model_name") or meta["model"]:
-        headers["x-routellm-model"] = _header_value(str(meta.get("model_name") or meta["model"]))
+    if model:
+        headers["x-routellm-model"] = _header_value(str(model))
     if meta["cascade"]:
         headers.update({"x-routellm-first-role": str(meta["first_role"]),
                         "x-routellm-escalated": str(meta["escalated"]).lower(),
@@ -253,7 +258,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         policy, decision = await decide(req.model, prompt, count=False)
         names = upstreams.names(policy.targets)
         body = decision.metadata(model=names.get(decision.role))
-        return JSONResponse(body, headers=decision_headers(body, answered=False))
+        return JSONResponse(body, headers=decision_headers(body, answered=False, names=names))
 
     @app.post("/v1/chat/completions", dependencies=authorised)
     async def chat(request: Request) -> Response:
@@ -288,14 +293,11 @@ class _ChatCall:
         self.names = upstreams.names(policy.targets)
         self.failures: list[UpstreamFailure] = []
 
-    def _label(self, meta: dict[str, Any], streamed: bool) -> dict[str, Any]:
+    def _count(self, meta: dict[str, Any], streamed: bool) -> None:
         answered = str(meta["role"] or meta["model"])
         self.metrics.answered.labels(answered, str(streamed).lower()).inc()
         if meta["fallback"]:
             self.metrics.fallbacks.labels(self.decision.role, answered).inc()
-        if meta["role"] is None:  # many models: the upstream's model name beside the candidate's
-            meta = {**meta, "model_name": self.names.get(answered)}
-        return meta
 
     def _give_up(self, exc: UpstreamFailure) -> APIError:
         return self.upstreams.give_up(self.failures or [exc])
@@ -323,8 +325,8 @@ class _ChatCall:
             result, meta = await self.policy.executor(self.names, READER).arun(self.decision, self._complete)
         except UpstreamFailure as exc:
             raise self._give_up(exc) from None
-        meta = self._label(meta, False)
-        return JSONResponse({**result, "routellm": meta}, headers=decision_headers(meta))
+        self._count(meta, False)
+        return JSONResponse({**result, "routellm": meta}, headers=decision_headers(meta, names=self.names))
 
     async def stream(self) -> Response:
         """Headers carry the decision, so the first event is awaited (a cascade's weak answer is judged) first."""
@@ -339,8 +341,8 @@ class _ChatCall:
         except BaseException:
             await items.aclose()
             raise
-        meta = self._label(meta, True)
-        return _SSEResponse(head, items, self.upstreams, self.metrics, decision_headers(meta))
+        self._count(meta, True)
+        return _SSEResponse(head, items, self.upstreams, self.metrics, decision_headers(meta, names=self.names))
 
 
 class _SSEResponse(StreamingResponse):
