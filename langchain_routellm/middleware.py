@@ -31,7 +31,7 @@ from langgraph.types import Command
 
 from routellm_core import Decision, RoutingPolicy
 from routellm_core.errors import InvalidInputError
-from routellm_core.fallback import ErrorFilter, FallbackExecutor, Outcome, is_provider_error
+from routellm_core.fallback import Answered, ErrorFilter, FallbackExecutor, is_provider_error
 from routellm_core.policy import Attempt, RouterSpec
 
 from .decision_model import message_turns
@@ -151,7 +151,7 @@ class RouteLLMMiddleware(AgentMiddleware[RouteLLMState]):
             previous = {}
         return decision, self.policy.attempts(first), previous
 
-    def _finish(self, response: Any, decision: Decision, outcome: Outcome,
+    def _finish(self, response: Any, decision: Decision, outcome: Answered,
                 previous: dict[str, Any]) -> ExtendedModelResponse:
         """Label the answer with the decision, and store it in the agent state."""
         role = outcome.attempt.role

@@ -18,7 +18,7 @@ from llama_index.core.schema import QueryBundle
 
 from routellm_core import Decision, FallbackExecutor
 from routellm_core.errors import InvalidInputError
-from routellm_core.fallback import Outcome
+from routellm_core.fallback import Answered
 
 from .routing import RouterSpec, announce, build_policy
 
@@ -65,7 +65,7 @@ class RouteLLMQueryEngine(BaseQueryEngine):
         """The decision for a query, without running either engine."""
         return self.policy.decide([query])[0]
 
-    def _label(self, response: RESPONSE_TYPE, decision: Decision, outcome: Outcome) -> RESPONSE_TYPE:
+    def _label(self, response: RESPONSE_TYPE, decision: Decision, outcome: Answered) -> RESPONSE_TYPE:
         role = outcome.attempt.role
         payload = announce(decision, role, _engine_name(self._engine(role), role), outcome.error, "query_engine")
         response.metadata = {**(response.metadata or {}), "routellm": payload}

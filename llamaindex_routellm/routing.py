@@ -8,18 +8,14 @@ LlamaIndex's event handlers.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from routellm_core import Decision, Router, RoutingPolicy, Turn
+from routellm_core import Decision, RoutingPolicy, Turn
 from routellm_core.errors import InvalidInputError
-from routellm_core.policy import callable_embedder, normalize_role
+from routellm_core.policy import RouterSpec, callable_embedder, normalize_role
 
 from .events import emit_routing_event
-
-Role = Literal["strong", "weak"]
-RouterSpec = str | os.PathLike[str] | Router
 
 
 def embedder_from_llamaindex(embed_model: Any) -> Any:

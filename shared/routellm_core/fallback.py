@@ -90,7 +90,7 @@ def should_fall_back(exc: BaseException) -> bool:
 is_provider_error = should_fall_back
 
 
-class Outcome(NamedTuple):
+class Answered(NamedTuple):
     """Which attempt answered, and the error of the routed model when it was a fallback."""
 
     attempt: Attempt
@@ -133,7 +133,7 @@ class FallbackExecutor:
         if last:
             raise self._failed(errors) from None
 
-    def run(self, attempts: Sequence[Attempt], call: Callable[[Attempt], T]) -> tuple[T, Outcome]:
+    def run(self, attempts: Sequence[Attempt], call: Callable[[Attempt], T]) -> tuple[T, Answered]:
         """``call(attempt)`` until one succeeds; returns its result and who answered."""
         errors: list[tuple[Attempt, BaseException]] = []
         for i, attempt in enumerate(attempts):
@@ -142,10 +142,10 @@ class FallbackExecutor:
             except Exception as exc:  # noqa: BLE001 -- filtered by ``handles`` in _record
                 self._record(errors, attempt, exc, i == len(attempts) - 1)
                 continue
-            return result, Outcome(attempt, errors[0][1] if errors else None)
+            return result, Answered(attempt, errors[0][1] if errors else None)
         raise RuntimeError("no attempts to run")
 
-    async def arun(self, attempts: Sequence[Attempt], call: Callable[[Attempt], Awaitable[T]]) -> tuple[T, Outcome]:
+    async def arun(self, attempts: Sequence[Attempt], call: Callable[[Attempt], Awaitable[T]]) -> tuple[T, Answered]:
         """:meth:`run` for coroutines."""
         errors: list[tuple[Attempt, BaseException]] = []
         for i, attempt in enumerate(attempts):
@@ -154,10 +154,10 @@ class FallbackExecutor:
             except Exception as exc:  # noqa: BLE001
                 self._record(errors, attempt, exc, i == len(attempts) - 1)
                 continue
-            return result, Outcome(attempt, errors[0][1] if errors else None)
+            return result, Answered(attempt, errors[0][1] if errors else None)
         raise RuntimeError("no attempts to run")
 
-    def stream(self, attempts: Sequence[Attempt], start: Callable[[Attempt], Iterator[T]]) -> Iterator[tuple[T, Outcome]]:
+    def stream(self, attempts: Sequence[Attempt], start: Callable[[Attempt], Iterator[T]]) -> Iterator[tuple[T, Answered]]:
         """Chunks of the first attempt that yields one, each with its outcome; no fallback after a chunk."""
         errors: list[tuple[Attempt, BaseException]] = []
         for i, attempt in enumerate(attempts):
@@ -171,7 +171,7 @@ class FallbackExecutor:
                 except Exception as exc:  # noqa: BLE001 -- nothing streamed yet: the other model may answer
                     self._record(errors, attempt, exc, i == len(attempts) - 1)
                     continue
-                outcome = Outcome(attempt, errors[0][1] if errors else None)
+                outcome = Answered(attempt, errors[0][1] if errors else None)
                 yield first, outcome
                 for chunk in chunks:
                     yield chunk, outcome
@@ -183,7 +183,7 @@ class FallbackExecutor:
 
     async def astream(self, attempts: Sequence[Attempt],
                       start: Callable[[Attempt], AsyncIterator[T] | Awaitable[AsyncIterator[T]]],
-                      ) -> AsyncIterator[tuple[T, Outcome]]:
+                      ) -> AsyncIterator[tuple[T, Answered]]:
         """:meth:`stream` for async iterators (``start`` may also be a coroutine returning one)."""
         errors: list[tuple[Attempt, BaseException]] = []
         for i, attempt in enumerate(attempts):
@@ -199,7 +199,7 @@ class FallbackExecutor:
                 except Exception as exc:  # noqa: BLE001
                     self._record(errors, attempt, exc, i == len(attempts) - 1)
                     continue
-                outcome = Outcome(attempt, errors[0][1] if errors else None)
+                outcome = Answered(attempt, errors[0][1] if errors else None)
                 yield first, outcome
                 async for chunk in chunks:
                     yield chunk, outcome

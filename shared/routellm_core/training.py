@@ -113,30 +113,8 @@ def default_training_records(data_dir: str | os.PathLike[str] | None = None,
     return weight_by_source(external + golden, DEFAULT_SOURCE_WEIGHTS if source_weights is None else source_weights)
 
 
-def train_router(name: str, records: Sequence[PreferenceRecord], output: str | os.PathLike[str] | None = None,
-                 **params):
-    """Fit router ``name`` on ``records`` and save it to ``output`` when given."""
-    from .routers.registry import router_class
-
-    router = router_class(name)(**params).fit(records)
-    if output is not None:
-        router.save(Path(output))
-    return router
-
-
 def default_router(name: str, **params):
     """An untrained router ``name`` with the default recipe's parameters (``params`` override them)."""
     from .routers.registry import router_class
 
     return router_class(name)(**{**DEFAULT_ROUTER_PARAMS.get(name, {}), **params})
-
-
-def train_default_router(name: str, data_dir: str | os.PathLike[str] | None = None, output: str | os.PathLike[str] | None = None,
-                         **params):
-    """Train the default router ``name`` on the default datasets and cache it (done once per machine)."""
-    output = Path(output) if output else default_router_path(name)
-    print(f"training default {name!r} router on {', '.join(DEFAULT_DATASETS)} (once; cached in {output})")
-    records = default_training_records(data_dir)
-    router = default_router(name, **params).fit(records)
-    router.save(output)
-    return router

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .config import AliasConfig, RouterSpec, ServerConfig, UpstreamConfig, load_config
+from .config import AliasConfig, RouterEntry, ServerConfig, UpstreamConfig, load_config
 from .errors import APIError, ConfigError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-__all__ = ["create_app", "load_config", "ServerConfig", "UpstreamConfig", "RouterSpec", "AliasConfig",
+__all__ = ["create_app", "load_config", "ServerConfig", "UpstreamConfig", "RouterEntry", "AliasConfig",
            "ConfigError", "APIError", "ServerThread"]
 
 

@@ -69,7 +69,7 @@ class UpstreamConfig(BaseModel):
         return self
 
 
-class RouterSpec(BaseModel):
+class RouterEntry(BaseModel):
     """A router to load: a registered name ("mf") or a checkpoint path, with constructor options."""
 
     model_config = ConfigDict(extra="forbid")
@@ -185,7 +185,7 @@ class ServerConfig(BaseModel):
     port: int = Field(6060, ge=0, le=65535)
     strong: UpstreamConfig | None = Field(None, description="required unless multi_model lists every upstream")
     weak: UpstreamConfig | None = Field(None, description="required unless multi_model lists every upstream")
-    routers: dict[str, RouterSpec] = Field(min_length=1)
+    routers: dict[str, RouterEntry] = Field(min_length=1)
     aliases: dict[str, AliasConfig] = Field(default_factory=dict)
     fallback: bool = Field(True, description="when the chosen role fails, ask the other one")
     api_keys: list[SecretStr] = Field(default_factory=list, description="bearer keys clients must send")
