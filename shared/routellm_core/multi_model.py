@@ -219,6 +219,12 @@ class MultiModelPolicy:
     def candidate_list(self) -> list[Candidate]:
         return list(cast(Sequence[Candidate], self.candidates))
 
+    def share_router(self, other: MultiModelPolicy) -> MultiModelPolicy:
+        """Reuse ``other``'s loaded (and checked) router: same spec and candidates, another threshold."""
+        if "router" in other._state and other.candidates == self.candidates:
+            self._state["router"] = other._state["router"]
+        return self
+
     def resolved_router(self) -> Router:
         """The router, loaded on first use; it must know every candidate's model."""
         router = self._state.get("router")

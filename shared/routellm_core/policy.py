@@ -210,10 +210,10 @@ class RoutingPolicy:
         return out
 
     def share_router(self, other: RoutingPolicy) -> None:
-        """Reuse ``other``'s loaded router (this policy has the same router spec)."""
+        """Reuse ``other``'s loaded router (this policy has the same router spec and strategy)."""
         mine, theirs = self.strategy, other.strategy
-        if "router" in getattr(theirs, "_state", {}):
-            mine._state["router"] = theirs._state["router"]
+        if type(mine) is type(theirs) and hasattr(mine, "share_router"):
+            mine.share_router(theirs)
 
     def overrides_from(self, values: Mapping[str, Any]) -> RoutingPolicy:
         """:meth:`with_overrides` from a mapping with ``routellm_threshold``-style keys (None ignored)."""

@@ -21,10 +21,7 @@ from routellm_core.testing import OpenAIStubServer
 pytest.importorskip("langchain_openai")
 pytest.importorskip("llama_index.llms.openai_like")
 
-PROMPTS = ["What is 2 + 2?", "Prove that there are infinitely many primes.", "Write a haiku about autumn.",
-           "Explain how a hash map handles collisions.", "Name three primary colors."]
-PRICES = {"gpt-4o": (2.5, 10.0), "gpt-4o-mini": (0.15, 0.6), "local": (0.0, 0.0)}
-STAND_IN = {"gpt-4o": "gpt-4-1106-preview", "gpt-4o-mini": "gpt-3.5-turbo-1106", "local": "mixtral-8x7b-instruct-v0.1"}
+from contract_helpers import PRICES, PROMPTS, STAND_IN  # noqa: E402
 REFUSAL = "I'm sorry, but I cannot help with that."
 GOOD = ("Here is a careful answer. First, consider the definitions involved; then work through the steps one by "
         "one, checking each result, and finally summarise the conclusion with an example.")
