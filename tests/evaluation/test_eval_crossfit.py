@@ -118,8 +118,8 @@ def test_evaluator_cross_fits_a_real_router_and_caches_it(mmlu, small_sw_checkpo
 class _NeedsArgs(Memorizer):
     name = "needs_args"
 
-    def __init__(self, table):
-        self.table = table
+    def __init__(self, table):  # keeps its parameter under another name: get_params cannot report it
+        self.lookup = table
 
 
 def test_cross_fit_of_a_router_that_cannot_be_rebuilt_is_a_clear_error(mmlu_small):

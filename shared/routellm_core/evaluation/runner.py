@@ -206,7 +206,10 @@ def _align_pair(router: Router, benchmark: Benchmark, log: Log) -> Router:
 def _fresh_factory(router: Router, label: str) -> Callable[[], Router]:
     """A function building fresh untrained copies of ``router`` (same class and parameters)."""
     cls = type(router)
-    build = {**router.get_params()}
+    try:
+        build = {**router.get_params()}
+    except AttributeError as exc:  # a constructor parameter the router does not keep under its name
+        raise InvalidInputError(f"cannot cross-fit router {label!r}: its parameters cannot be read ({exc})") from None
     embedder = getattr(router, "embedder", None)
     if embedder is not None and not isinstance(embedder, str):
         build["embedder"] = embedder  # a custom Embedder object is passed on, not its id
@@ -361,6 +364,7 @@ class Evaluator:
 
     def _cross_fit(self, router: Router, label: str, bench: Benchmark, bench_hash: str,
                    k: int) -> tuple[np.ndarray, list[FoldReport]]:
+        make = _fresh_factory(router, label)  # first: a router that cannot be rebuilt is a clear error
         key = self._fit_key(router, k=k, **({} if self.cross_fit_grouped else {"grouped": False}))
         cache_label = f"{label}-crossfit{k}{'' if self.cross_fit_grouped else '-items'}"
         if self.cache is not None:
@@ -368,7 +372,6 @@ class Evaluator:
             meta = self.cache.get_meta(bench.name, bench_hash, cache_label, key)
             if hit is not None and meta is not None:
                 return hit.astype(np.float64), [FoldReport(**{**f, "groups": tuple(f["groups"])}) for f in meta.get("folds", [])]
-        make = _fresh_factory(router, label)
         with embedding_disk_cache(self.cache.embedding_dir if self.cache else None):
             scores, _, reports = cross_fit_scores(make, bench, k, self.base_records_for(bench),
                                                   seed=self.cross_fit_seed, group=self.cross_fit_grouped, log=self.log,
