@@ -23,8 +23,15 @@ from ..errors import InvalidInputError
 from .clients import ChatClient, ChatResult, PermanentError, TransientError, as_client
 from .labels_file import LabelsFile
 from .prompts import PromptItem, read_prompts
-from .verdict import (VerdictError, both_orders_outcome, graded_outcome, pairwise_messages, parse_rating,
-                      parse_verdict, reference_messages)
+from .verdict import (
+    VerdictError,
+    both_orders_outcome,
+    graded_outcome,
+    pairwise_messages,
+    parse_rating,
+    parse_verdict,
+    reference_messages,
+)
 
 
 @dataclass

@@ -22,8 +22,17 @@ import numpy as np
 
 from ..errors import DataError, InvalidInputError
 from ..records import PreferenceRecord
-from .warm_start import (PRIOR_GRID, _num, choose_strength, fit_direction, fold_ids, load_base, pair_data, pair_of,
-                         prior_direction)
+from .warm_start import (
+    PRIOR_GRID,
+    _num,
+    choose_strength,
+    fit_direction,
+    fold_ids,
+    load_base,
+    pair_data,
+    pair_of,
+    prior_direction,
+)
 
 CURVE_SIZES: tuple[int, ...] = (50, 100, 300, 1000)
 
