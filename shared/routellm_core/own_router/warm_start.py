@@ -34,7 +34,7 @@ from ..models import canonical_model_name
 from ..records import PreferenceRecord
 
 # Candidate prior strengths (inf = the default unchanged); CV picks one.
-PRIOR_GRID: tuple[float, ...] = (math.inf, 3.0, 1.0, 0.3, 0.1, 0.03, 0.01)
+PRIOR_GRID: tuple[float, ...] = (math.inf, 3.0, 1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001)
 
 
 def model_counts(records: Sequence[PreferenceRecord]) -> dict[str, int]:
