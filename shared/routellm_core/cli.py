@@ -53,7 +53,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     records = default_training_records(args.data_dir, args.dataset, not args.no_decontaminate, args.embedder,
                                        limit=args.limit, log=lambda msg: print(msg, file=sys.stderr))
     if not records:
-        raise InvalidInputError("no training records")
+        raise InvalidInputError(f"no training records in {', '.join(map(str, args.dataset))} (empty file?)")
     if args.init or args.add_model:  # warm start / a new model: routellm_core.own_router
         from .own_router.cli import train_own
 

@@ -259,9 +259,11 @@ def warm_start(records: Sequence[PreferenceRecord], init: str = "mf", strong: st
 def add_model(records: Sequence[PreferenceRecord], name: str, init: str = "mf", epochs: int = 300, lr: float = 0.05,
               l2: float = 1e-3, seed: int = 0, where: str = "the labels", log: Callable[[str], None] = lambda _m: None):
     """The ``init`` MF router with one more model, fitted on its labels against known models (all else frozen)."""
+    import copy
+
     import torch
 
-    base = load_base(init)
+    base = copy.copy(load_base(init))  # load_router caches the shipped router: never change that object
     new = canonical_model_name(name)
     if new in base.models_:
         raise InvalidInputError(f"model {new!r} is already in the router ({init}); --add-model adds a new one")
