@@ -32,6 +32,7 @@ from .warm_start import (
     pair_data,
     pair_of,
     prior_direction,
+    small_blas,
 )
 
 CURVE_SIZES: tuple[int, ...] = (50, 100, 300, 1000)
@@ -92,13 +93,18 @@ def _interval(values: list[float], level: float) -> list[float]:
     return [lo, hi]
 
 
-def own_router_report(labels: str | os.PathLike[str] | Sequence[PreferenceRecord], init: str = "mf",
+def own_router_report(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """The report as a JSON-ready dict (see the module docstring); ``plot`` writes the learning curve PNG."""
+    with small_blas():
+        return _report(*args, **kwargs)
+
+
+def _report(labels: str | os.PathLike[str] | Sequence[PreferenceRecord], init: str = "mf",
                       strong: str | None = None, weak: str | None = None, folds: int = 5, strong_share: float = 0.5,
                       curve_sizes: Sequence[int] = CURVE_SIZES, plot: str | os.PathLike[str] | None = None,
                       seed: int = 0, n_boot: int = 1000, level: float = 0.9, grid: Sequence[float] = PRIOR_GRID,
                       inner_folds: int = 5, random_seeds: int = 10,
                       log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr)) -> dict[str, Any]:
-    """The report as a JSON-ready dict (see the module docstring); ``plot`` writes the learning curve PNG."""
     where = Path(labels).name if isinstance(labels, (str, os.PathLike)) else "the labels"
     records = load_labels(labels) if isinstance(labels, (str, os.PathLike)) else list(labels)
     if not records:
