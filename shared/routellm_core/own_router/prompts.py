@@ -162,8 +162,9 @@ def _messages(value: Any, where: str) -> list[dict[str, str]]:
         if not isinstance(m, dict):
             raise DataError(f"{where}: a message must be an object")
         data = m.get("data") or m.get("kwargs") or m
-        role = m.get("role") or data.get("role") or _ROLE_OF_TYPE.get(str(m.get("type") or data.get("type") or
-                                                                       (m.get("id") or [""])[-1]).lower())
+        kinds = (m.get("type"), data.get("type"), (m.get("id") or [""])[-1])  # LangChain: type, or lc class name
+        role = m.get("role") or data.get("role") or next(
+            (_ROLE_OF_TYPE[str(k).lower()] for k in kinds if str(k).lower() in _ROLE_OF_TYPE), None)
         content = data.get("content")
         if isinstance(content, list):
             content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
