@@ -113,9 +113,14 @@ class FeedbackStore:
 
 
 class _Backend:
-    def insert(self, item: Feedback) -> None: ...
-    def select(self) -> list[Feedback]: ...
-    def close(self) -> None: ...
+    def insert(self, item: Feedback) -> None:
+        raise NotImplementedError
+
+    def select(self) -> list[Feedback]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
 
 
 def _values(item: Feedback) -> tuple:

@@ -115,8 +115,8 @@ def _read_jsonl(path: Path):
 
 
 def _from_row(row: dict, where: str) -> PromptItem:
-    body = row.get("request") if isinstance(row.get("request"), dict) else row
-    inputs = body.get("inputs") if isinstance(body.get("inputs"), dict) else body  # LangSmith run export
+    body: dict = row["request"] if isinstance(row.get("request"), dict) else row
+    inputs: dict = body["inputs"] if isinstance(body.get("inputs"), dict) else body  # LangSmith run export
     reference = next((body[k] for k in REFERENCE_KEYS if body.get(k)), None)
     if reference is None and isinstance(body.get("reference_outputs"), dict):
         reference = next((body["reference_outputs"][k] for k in ("output", *REFERENCE_KEYS)

@@ -321,7 +321,7 @@ def add_model(records: Sequence[PreferenceRecord], name: str, init: str = "mf", 
     mv = base.model_vectors_.astype(np.float64)
     mv /= np.maximum(np.linalg.norm(mv, axis=1, keepdims=True), 1e-12)
     p_idx = torch.as_tensor([index[p] for p, *_ in usable])
-    other = torch.as_tensor([base.models_.index(o) for _, o, *_ in usable])
+    other_idx = torch.as_tensor([base.models_.index(o) for _, o, *_ in usable])
     target = torch.as_tensor([y for *_, y, _ in usable], dtype=torch.float64)
     weight = torch.as_tensor([wt for *_, wt in usable], dtype=torch.float64)
     z_t, mv_t = torch.as_tensor(z), torch.as_tensor(mv)
@@ -329,7 +329,7 @@ def add_model(records: Sequence[PreferenceRecord], name: str, init: str = "mf", 
     torch.manual_seed(seed)
     vec = torch.nn.Parameter(init_vec.clone() + 0.01 * torch.randn_like(init_vec))
     opt = torch.optim.Adam([vec], lr=lr)
-    other_scores = (z_t[p_idx] * mv_t[other]).sum(dim=1)
+    other_scores = (z_t[p_idx] * mv_t[other_idx]).sum(dim=1)
     for _ in range(int(epochs)):
         opt.zero_grad()
         logit = (z_t[p_idx] @ torch.nn.functional.normalize(vec, dim=0)) - other_scores
