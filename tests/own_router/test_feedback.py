@@ -86,7 +86,7 @@ def test_feedback_records_train_a_router(tmp_path):
 
     rng = random.Random(1)
     with FeedbackStore(tmp_path / "f.sqlite") as store:
-        for i in range(60):
+        for i in range(120):
             math_prompt = i % 2 == 0
             text = f"Solve the integral of x^{i} sin(x) dx step by step" if math_prompt else f"Say hello to friend {i}"
             role = "weak" if rng.random() < 0.7 else "strong"
@@ -98,7 +98,7 @@ def test_feedback_records_train_a_router(tmp_path):
                                         "outcome": r.outcome, "weight": r.weight, "source": r.source}) + "\n"
                             for r in records))
     loaded = load_records_jsonl(path)
-    assert len(loaded) == 60
+    assert len(loaded) == 120
     prompts = ["Solve the integral of x^7 cos(x) dx", "Say hello to my friend Bob"]
     from routellm_core import load_router
 

@@ -184,10 +184,19 @@ def verdict(report: dict[str, Any]) -> str:
     if hi < 0.01 or gain <= 0:
         why = "no routing signal found in these labels (own and default both near random); " if no_signal else ""
         return f"keep the default: {why}the own router does not beat it (APGR {gain:+.3f}, [{lo:+.3f}, {hi:+.3f}])"
+    # Intervals shrink like 1/sqrt(n); a 90% interval excludes 0 with 80% power once the gain is
+    # (1.645 + 0.842) / 1.645 = 1.51 half-widths: n_needed = n (1.51 half / gain)^2.
     half = max((hi - lo) / 2, 1e-6)
-    more = max(1, int(math.ceil(n * (half / max(gain, 0.01)) ** 2 - n)))
+    more = _round2(n * (1.51 * half / max(gain, 0.005)) ** 2 - n)
     return (f"keep the default for now: the own router looks {gain:+.3f} APGR better but the interval [{lo:+.3f}, "
-            f"{hi:+.3f}] includes 0; about {more} more labels would tell")
+            f"{hi:+.3f}] includes 0; about {more:,} more labels would tell")
+
+
+def _round2(x: float) -> int:
+    """Two significant digits, at least 10: an estimate, not a count."""
+    x = max(10.0, x)
+    digits = int(math.floor(math.log10(x))) - 1
+    return int(round(x / 10**digits) * 10**digits)
 
 
 def plot_learning_curve(report: dict[str, Any], path: str | os.PathLike[str]) -> Path:
