@@ -147,7 +147,8 @@ def main() -> int:
                "prior_strength": report["prior_strength"], "verdict": report["verdict"],
                "seconds": round(time.monotonic() - t0, 1)}
         results["sources"].append(row)
-        curve = ", ".join(f"{p['labels']}: {p['apgr']:.3f}" for p in row["learning_curve"])
+        curve = ", ".join(f"{p['labels']}: {p['apgr']:.3f} [{p['apgr_interval'][0]:.3f}, {p['apgr_interval'][1]:.3f}]"
+                          for p in row["learning_curve"])
         print(f"{name}: {meta['prompts']} prompts, default {row['default_apgr']:.3f} "
               f"[{row['default_interval'][0]:.3f}, {row['default_interval'][1]:.3f}], own {row['own_apgr']:.3f} "
               f"[{row['own_interval'][0]:.3f}, {row['own_interval'][1]:.3f}], random {row['random_apgr']:.3f}; "

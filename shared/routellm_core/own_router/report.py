@@ -133,10 +133,12 @@ def _report(labels: str | os.PathLike[str] | Sequence[PreferenceRecord], init: s
     point["random"] = {m: float(np.mean([_metrics(r, y)[m] for r in random_runs])) for m in point["own"]}
     boot: dict[str, dict[str, list[float]]] = {name: {"apgr": [], "cpt50": [], "cpt80": []} for name in point}
     diffs: list[float] = []
+    resamples = []
     for i in range(int(n_boot)):
         idx = rng.integers(0, n, n)
         if np.ptp(y[idx]) == 0:
             continue
+        resamples.append(idx)
         reps = {name: _metrics(s[idx], y[idx]) for name, s in scores.items()}
         reps["random"] = _metrics(random_runs[i % len(random_runs)][idx], y[idx])
         for name, m in reps.items():
@@ -151,7 +153,8 @@ def _report(labels: str | os.PathLike[str] | Sequence[PreferenceRecord], init: s
     n_train = n - int(np.ceil(n / k))
     for size in sorted({int(s) for s in curve_sizes if 0 < int(s) < n_train} | {n_train}):
         s_curve, _ = _cross_fit(x, y, w, u0, ids, k, inner_folds, grid, seed, inner_boot, size)
-        curve.append({"labels": size, "apgr": _metrics(s_curve, y)["apgr"]})
+        values = [_metrics(s_curve[idx], y[idx])["apgr"] for idx in resamples[: max(1, len(resamples) // 4)]]
+        curve.append({"labels": size, "apgr": _metrics(s_curve, y)["apgr"], "apgr_interval": _interval(values, level)})
 
     from ..calibration import threshold_for_fraction
 
@@ -211,6 +214,8 @@ def plot_learning_curve(report: dict[str, Any], path: str | os.PathLike[str]) ->
     ax = fig.add_subplot()
     sizes = [p["labels"] for p in report["learning_curve"]]
     ax.plot(sizes, [p["apgr"] for p in report["learning_curve"]], marker="o", label="own router (cross-fitted)")
+    ax.fill_between(sizes, [p["apgr_interval"][0] for p in report["learning_curve"]],
+                    [p["apgr_interval"][1] for p in report["learning_curve"]], alpha=0.2, label="90% interval")
     ax.axhline(report["routers"]["default"]["apgr"], color="grey", linestyle="--", label="shipped default")
     ax.axhline(report["routers"]["random"]["apgr"], color="black", linestyle=":", label="random")
     ax.set_xscale("log")
@@ -237,6 +242,8 @@ def render(report: dict[str, Any]) -> str:
         lines.append(f"  {name:8s} APGR {r['apgr']:.3f} [{lo:.3f}, {hi:.3f}]  CPT(50%) {r['cpt50']:.1f}% "
                      f"[{c_lo:.1f}, {c_hi:.1f}]  CPT(80%) {r['cpt80']:.1f}%")
     lines.append("  learning curve: " + ", ".join(f"{p['labels']}: {p['apgr']:.3f}" for p in report["learning_curve"]))
+    lines.append("  own minus default: {:+.3f} [{:+.3f}, {:+.3f}]".format(report["own_minus_default"]["apgr"],
+                                                                      *report["own_minus_default"]["interval"]))
     t = report["threshold"]
     lines.append(f"  threshold for {t['strong_share']:.0%} strong calls: own {t['own']:.4f}, default {t['default']:.4f}")
     if "plot" in report:
