@@ -61,19 +61,9 @@ class LabelsFile:
 
     @staticmethod
     def _rows(path: Path):
-        if not path.exists():
-            return
-        with path.open(encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{path.name} line {n}: invalid JSON ({exc.msg})") from None
-                if not isinstance(row, dict):
-                    raise DataError(f"{path.name} line {n}: expected a JSON object")
-                yield n, row
+        from ..data.tables import iter_jsonl
+
+        return iter_jsonl(path) if path.exists() else iter(())
 
     def _append(self, fd: int, row: dict[str, Any]) -> None:
         data = (json.dumps(row, ensure_ascii=False) + "\n").encode()
