@@ -165,3 +165,33 @@ def test_resume_after_kill_9(stubs, tmp_path):
     assert len(after) == n and len({r["key"] for r in after}) == n  # nothing lost, nothing twice
     assert after[: len(before)] == before  # append-only: earlier labels untouched
     assert {r["prompt"] for r in after} == {p.prompt for p in read_prompts(prompts)}
+
+
+def test_label_cli(stubs, tmp_path, capsys):
+    from routellm_core.cli import main
+
+    strong, weak, judge = stubs
+    prompts = write_prompts(tmp_path / "p.jsonl", [f"a hard proof {i}" for i in range(6)])
+    out = tmp_path / "labels.jsonl"
+    argv = ["label", "--prompts", str(prompts), "--output", str(out), "--strong", spec(strong), "--weak", spec(weak),
+            "--judge", spec(judge), "--price", "strong-model=1000,1000", "--backoff", "0.01"]
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["labelled"] == 6 and summary["cost_usd"] > 0
+    assert all(r["cost_usd"] > 0 and r["outcome"] == 1.0 for r in rows(out))
+    assert main(argv) == 0 and json.loads(capsys.readouterr().out)["skipped"] == 6  # a rerun does nothing twice
+
+
+def test_an_unexpected_client_failure_is_an_error_row(stubs, tmp_path):
+    class Broken:
+        name, price = "broken-model", None
+
+        async def chat(self, messages):
+            raise ZeroDivisionError("bug in a custom client")
+
+    strong, _, judge = stubs
+    out = tmp_path / "labels.jsonl"
+    stats = Labeller(spec(strong), Broken(), spec(judge), fsync=False, log=lambda _m: None).label(
+        read_prompts(write_prompts(tmp_path / "p.jsonl", ["a hard proof"])), out)
+    assert (stats.labelled, stats.errors) == (0, 1)
+    assert "ZeroDivisionError" in rows(errors_path(out))[0]["error"]

@@ -55,6 +55,16 @@ class LabelError(RuntimeError):
     """A prompt that could not be labelled after its retries (becomes an error row)."""
 
 
+async def _both(first, second):
+    """Run two calls at once; when one fails the other is cancelled (no call left running unbilled)."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            a, b = group.create_task(first), group.create_task(second)
+    except BaseExceptionGroup as group_error:
+        raise group_error.exceptions[0] from None
+    return a.result(), b.result()
+
+
 class Labeller:
     """Label prompts with a strong model, a weak model and a judge (each any model :func:`as_client` accepts)."""
 
@@ -98,16 +108,16 @@ class Labeller:
     # --- one prompt -----------------------------------------------------------------------------
     async def _label(self, item: PromptItem, bill: list[float]) -> dict[str, Any]:
         chat = item.chat()
-        (strong, _), (weak, _) = await asyncio.gather(self._call(self.strong, chat, None, bill),
+        (strong, _), (weak, _) = await _both(self._call(self.strong, chat, None, bill),
                                                       self._call(self.weak, chat, None, bill))
         if item.reference is not None:
-            (_, rs), (_, rw) = await asyncio.gather(
+            (_, rs), (_, rw) = await _both(
                 self._call(self.judge, reference_messages(item.prompt, strong.text, item.reference), parse_rating, bill),
                 self._call(self.judge, reference_messages(item.prompt, weak.text, item.reference), parse_rating, bill))
             assert rs is not None and rw is not None
             outcome, mode, detail = graded_outcome(rs, rw), "reference", {"ratings": [rs, rw]}
         else:
-            (_, first), (_, swapped) = await asyncio.gather(
+            (_, first), (_, swapped) = await _both(
                 self._call(self.judge, pairwise_messages(item.prompt, strong.text, weak.text), parse_verdict, bill),
                 self._call(self.judge, pairwise_messages(item.prompt, weak.text, strong.text), parse_verdict, bill))
             assert first is not None and swapped is not None
@@ -132,6 +142,10 @@ class Labeller:
                      f"{', cut a torn last line' if out.repaired else ''}): strong {self.strong.name}, weak "
                      f"{self.weak.name}, judge {self.judge.name}, concurrency {self.concurrency}"
                      + (f", max cost ${self.max_cost:g}" if self.max_cost else ""))
+            unpriced = sorted({c.name for c in (self.strong, self.weak, self.judge) if c.price is None})
+            if unpriced and self.max_cost:
+                self.log(f"no price for {', '.join(unpriced)}: its calls count as $0 toward the max cost "
+                         "(give --price MODEL=IN,OUT)")
             bar = tqdm(total=len(todo), desc="labelling", unit="prompt", disable=not sys.stderr.isatty(), file=sys.stderr)
             queue = list(reversed(todo))
             in_flight = 0
@@ -154,9 +168,10 @@ class Labeller:
                     bill: list[float] = []
                     try:
                         row = await self._label(item, bill)
-                    except LabelError as exc:
+                    except Exception as exc:  # noqa: BLE001 - any failure of one prompt is its error row, never a crash
+                        message = str(exc) if isinstance(exc, LabelError) else f"{type(exc).__name__}: {exc}"
                         out.write_error({"key": item.key, "where": item.where, "prompt": item.prompt[:200],
-                                         "error": str(exc), "cost_usd": sum(bill), "time": time.time()})
+                                         "error": message, "cost_usd": sum(bill), "time": time.time()})
                         stats.errors += 1
                     else:
                         out.write(row)
