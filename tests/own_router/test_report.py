@@ -83,6 +83,8 @@ def test_verdicts():
     assert verdict(_fake(0.05, 0.01, 0.09)).startswith("use the own router")
     assert verdict(_fake(-0.02, -0.06, 0.005)).startswith("keep the default:")
     assert "no routing signal" in verdict(_fake(-0.01, -0.05, 0.03, own=(0.45, 0.55), default=(0.46, 0.54)))
+    weak_is_better = {**_fake(0.05, 0.01, 0.09), "mean_strong_win": 0.3, "strong": "big", "weak": "small"}
+    assert verdict(weak_is_better).startswith("send everything to the weak model")
     more = verdict(_fake(0.02, -0.02, 0.06))
     assert more.startswith("keep the default for now") and "about 1,600 more labels" in more
     # 200 (1.51 * 0.04 / 0.02)^2 - 200 = 1,624: to two digits

@@ -83,3 +83,13 @@ def test_add_model_fits_only_the_new_model(tmp_path, capsys):
     np.testing.assert_allclose(added.predict_proba(probe), base.predict_proba(probe), rtol=1e-6, atol=1e-7)
     wins = added.pairwise_probabilities(probe[:2], ["new-coder", "gpt-4-1106-preview"])[:, 0, 1]
     assert wins[0] > 0.5 > wins[1]  # learned: strong on code, weak on chat
+
+
+def test_labeller_output_keeps_its_roles_even_when_the_weak_model_wins_more():
+    from routellm_core.own_router.warm_start import infer_pair
+    from routellm_core.records import PreferenceRecord
+
+    labels = [PreferenceRecord(f"p{i}", "big", "small", 0.0 if i % 3 else 1.0, "labels:judge") for i in range(9)]
+    assert infer_pair(labels) == ("big", "small")  # the labeller was told which is strong
+    table = [PreferenceRecord(f"p{i}", "big", "small", 0.0 if i % 3 else 1.0, "table") for i in range(9)]
+    assert infer_pair(table) == ("small", "big")  # no roles given: the model winning more is strong

@@ -168,6 +168,7 @@ def _report(labels: str | os.PathLike[str] | Sequence[PreferenceRecord], init: s
         "threshold": {"strong_share": strong_share, "own": threshold_for_fraction(own_full, strong_share),
                       "default": threshold_for_fraction(scores["default"], strong_share)},
     }
+    report["mean_strong_win"] = float(np.average(y, weights=w))
     report["verdict"] = verdict(report)
     if plot is not None:
         report["plot"] = str(plot_learning_curve(report, plot))
@@ -176,6 +177,9 @@ def _report(labels: str | os.PathLike[str] | Sequence[PreferenceRecord], init: s
 
 def verdict(report: dict[str, Any]) -> str:
     """One line: use the own router, keep the default, or about how many more labels would tell."""
+    if report.get("mean_strong_win", 1.0) <= 0.5:
+        return (f"send everything to the weak model: on these labels {report['strong']} does not beat {report['weak']} "
+                f"on average (mean P(strong better) {report['mean_strong_win']:.2f}), so routing cannot gain")
     d = report["own_minus_default"]
     lo, hi = d["interval"]
     gain, n = d["apgr"], report["prompts"]
@@ -219,6 +223,8 @@ def plot_learning_curve(report: dict[str, Any], path: str | os.PathLike[str]) ->
     ax.axhline(report["routers"]["default"]["apgr"], color="grey", linestyle="--", label="shipped default")
     ax.axhline(report["routers"]["random"]["apgr"], color="black", linestyle=":", label="random")
     ax.set_xscale("log")
+    ax.set_xticks(sizes, [str(x) for x in sizes])
+    ax.minorticks_off()
     ax.set_xlabel("labelled prompts used for training")
     ax.set_ylabel("APGR")
     ax.set_title(f"{report['strong']} vs {report['weak']}: {report['prompts']} labelled prompts")

@@ -60,11 +60,23 @@ def model_counts(records: Sequence[PreferenceRecord]) -> dict[str, int]:
     return dict(counts)
 
 
+# Sources whose records put the strong model first by construction (the labeller's and the feedback estimator's).
+ROLE_SOURCES = ("labels:", "feedback:")
+
+
 def infer_pair(records: Sequence[PreferenceRecord]) -> tuple[str, str] | None:
-    """(strong, weak) when the records compare exactly two models (the one winning more is strong), else None."""
+    """(strong, weak) when the records compare exactly two models, else None.
+
+    Labels written by the labeller or the feedback estimator name the strong model first (``model_a``),
+    whatever the verdicts say; otherwise the model that wins more comparisons is the strong one.
+    """
     models = sorted(model_counts(records))
     if len(models) != 2:
         return None
+    orders = {(r.model_a, r.model_b) for r in records}
+    if len(orders) == 1 and all(r.source.startswith(ROLE_SOURCES) for r in records):
+        (pair,) = orders
+        return pair
     a, b = models
     wins = [r.oriented(a, b) for r in records]
     mean = float(np.mean([w for w in wins if w is not None]))
@@ -201,13 +213,16 @@ def choose_strength(x: np.ndarray, y: np.ndarray, w: np.ndarray, u0: np.ndarray,
                     min_labels: int = MIN_LABELS) -> PriorChoice:
     """The prior strength by K-fold CV APGR; the strongest prior within one bootstrap SE of the best.
 
-    Below ``min_labels`` labelled prompts the default is kept: a CV APGR on folds of a dozen prompts is
+    Where the strong model does not beat the weak one on average, the default is kept too (APGR is
+    not defined; the report says to send everything to the weak model). Below ``min_labels`` labelled
+    prompts the default is kept: a CV APGR on folds of a dozen prompts is
     noise, and picking the best of several candidates on noise loses to the prior (measured: -0.018 APGR
     at 50 labels on RouterBench ARC without this floor, docs/own-router.md).
     """
     n = len(y)
     k = min(folds, n)
-    if n < min_labels or k < 2 or np.ptp(y) == 0:
+    # APGR needs a strong model that beats the weak one on average (else its gap changes sign).
+    if n < min_labels or k < 2 or np.ptp(y) == 0 or np.average(y, weights=w) <= 0.5:
         return PriorChoice(math.inf, {})
     ids = fold_ids(n, k, seed)
     oof = {}
