@@ -284,12 +284,12 @@ def _num(x: float) -> float | str:
     return "inf" if math.isinf(x) else x
 
 
-def load_base(init: str = "mf"):
-    """The router to warm-start from: ``mf`` (the shipped default) or an MF checkpoint directory."""
+def load_base(init="mf"):
+    """The router to warm-start from: ``mf`` (the shipped default), an MF checkpoint directory or an MFRouter."""
     from .. import load_router
     from ..routers.mf import MFRouter
 
-    base = load_router(init)
+    base = init if isinstance(init, MFRouter) else load_router(init)
     if not isinstance(base, MFRouter):
         raise InvalidInputError(f"--init needs an MF router ('mf' or an MF checkpoint), got {type(base).__name__}")
     return base
@@ -314,7 +314,7 @@ def warm_start(records: Sequence[PreferenceRecord], init: str = "mf", strong: st
     return WarmStart(pair_router(u, s, w, base.embedder_spec, x), s, w, choice.strength, choice.cv_apgr, len(data.prompts))
 
 
-def add_model(records: Sequence[PreferenceRecord], name: str, init: str = "mf", epochs: int = 300, lr: float = 0.05,
+def add_model(records: Sequence[PreferenceRecord], name: str, init="mf", epochs: int = 300, lr: float = 0.05,
               l2: float = 1e-3, seed: int = 0, where: str = "the labels", log: Callable[[str], None] = lambda _m: None):
     """The ``init`` MF router with one more model, fitted on its labels against known models (all else frozen)."""
     import copy
