@@ -139,8 +139,8 @@ Labeller(strong, weak, judge, concurrency=4, fsync=False, log=lambda m: None).la
 
 def test_resume_after_kill_9(stubs, tmp_path):
     strong, weak, judge = stubs
-    judge.delay = 0.05  # slow enough to kill mid-run
-    n = 80
+    judge.delay = 0.1  # slow enough to kill mid-run (4 workers: about 40 labels a second)
+    n = 120
     prompts = write_prompts(tmp_path / "p.jsonl", [f"a hard proof {i}" if i % 2 else f"a chat message {i}"
                                                    for i in range(n)])
     out = tmp_path / "labels.jsonl"
