@@ -90,9 +90,11 @@ def test_verdicts():
     # 200 (1.51 * 0.04 / 0.02)^2 - 200 = 1,624: to two digits
 
 
-def test_report_cli_json(labels, capsys):
-    code = main(["report", "--labels", str(labels), "--json", "--folds", "3", "--bootstrap", "50", "--no-plot"])
+def test_report_cli_json(labels, tmp_path, capsys):
+    small = tmp_path / "small.jsonl"
+    small.write_text("".join(labels.read_text().splitlines(keepends=True)[:60]))
+    code = main(["report", "--labels", str(small), "--json", "--folds", "3", "--bootstrap", "50", "--no-plot"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     result = json.loads(captured.out)
-    assert result["prompts"] == 200 and "verdict" in result
+    assert result["prompts"] == 60 and "verdict" in result and "plot" not in result
