@@ -59,19 +59,21 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def train_own(args: argparse.Namespace, records) -> int:
     """``train --init ROUTER`` (warm-started pair router) or ``train --add-model NAME`` (many-model MF)."""
-    from ..training import default_router_path
+    from ..datadir import default_cache_dir
     from .warm_start import add_model, save_with_summary, warm_start
+
+    default_output = default_cache_dir() / "routers" / ("mf-added" if args.add_model else "mf-own")
 
     where = ", ".join(Path(d).name for d in args.dataset)
     if args.add_model:
         router = add_model(records, args.add_model, init=args.init or "mf", where=where, log=_log)
-        output = Path(args.output) if args.output else default_router_path("mf-own")
+        output = Path(args.output) if args.output else default_output
         path = save_with_summary(router, output, {"added_model": router.models_[-1], "base": args.init or "mf"})
         print(json.dumps({"router": "mf", "checkpoint": str(path), "added_model": router.models_[-1],
                           "models": len(router.models_), "records": len(records)}))
         return 0
     result = warm_start(records, init=args.init, strong=args.strong, weak=args.weak, where=where, log=_log)
-    output = Path(args.output) if args.output else default_router_path("mf-own")
+    output = Path(args.output) if args.output else default_output
     path = save_with_summary(result.router, output, result.summary())
     print(json.dumps({"router": "mf", "checkpoint": str(path), "records": len(records), **result.summary()}))
     return 0
