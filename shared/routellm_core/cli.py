@@ -16,7 +16,8 @@ from .errors import InvalidInputError, RouteLLMError
 from .training import DEFAULT_DATASETS
 
 # Subcommands that live in their own packages: each module exposes register(subparsers).
-EXTENSIONS = ("routellm_core.evaluation.cli", "routellm_core.server.cli", "routellm_core.ui_cli")
+EXTENSIONS = ("routellm_core.evaluation.cli", "routellm_core.server.cli", "routellm_core.ui_cli",
+              "routellm_core.own_router.cli")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,10 +53,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     records = default_training_records(args.data_dir, args.dataset, not args.no_decontaminate, args.embedder,
                                        limit=args.limit, log=lambda msg: print(msg, file=sys.stderr))
     if not records:
-        raise InvalidInputError("no training records")
+        raise InvalidInputError(f"no training records in {', '.join(map(str, args.dataset))} (empty file?)")
+    if args.init or args.add_model:  # warm start / a new model: routellm_core.own_router
+        from .own_router.cli import train_own
+
+        return train_own(args, records)
     params = json.loads(args.params) if args.params else {}
     if not isinstance(params, dict):
         raise InvalidInputError("--params must be a JSON object")
+    if args.router in {"mf", "sw_ranking"} and not {"strong_model", "weak_model"} & set(params):
+        from .own_router.warm_start import pair_of
+
+        try:  # the data's two models are the pair (or --strong/--weak); the default pair otherwise
+            params["strong_model"], params["weak_model"] = pair_of(records, args.strong, args.weak)
+        except InvalidInputError:
+            if args.strong or args.weak:
+                raise
     if args.router in {"mf", "sw_ranking"}:
         params.setdefault("embedder", args.embedder)
     output = Path(args.output) if args.output else default_router_path(args.router)
@@ -218,6 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", help="router constructor parameters as a JSON object")
     p.add_argument("--limit", type=int, help="use only the first N records")
     p.add_argument("--no-decontaminate", action="store_true", help="keep prompts that duplicate benchmark prompts")
+    p.add_argument("--strong", help="strong model of the pair (default: the data's two models, the one winning more)")
+    p.add_argument("--weak", help="weak model of the pair")
+    p.add_argument("--init", help="warm-start an MF pair router from this router ('mf': the shipped default)")
+    p.add_argument("--add-model", help="fit only this new model's vector into the many-model MF router (--init's)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("calibrate", help="threshold that sends a share of prompts to the strong model")
