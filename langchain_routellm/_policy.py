@@ -163,6 +163,11 @@ class RoutingFields(BaseModel):
     """With ``models``: the share of ``calibration_prompts`` on the most expensive model (instead of a threshold)."""
     budget_per_1k: float | None = None
     """With ``models``: USD per 1,000 calls on ``calibration_prompts`` (instead of a threshold)."""
+    explore: float | None = None
+    """Opt-in exploration: this share of calls (< 0.5) goes to the other model at random, so feedback also
+    covers it (billed like any call; the metadata says ``explored`` and the ``propensity``)."""
+    feedback: Any = Field(default=None, exclude=True)
+    """Where ``record_feedback`` stores scores: a ``FeedbackStore``, a SQLite path or a SQLAlchemy URL."""
     routes_dict_keys: ClassVar[bool] = False
     """Whether ``route_on`` may name a key of dict inputs (RouteLLMRunnable)."""
     policy: Any = Field(default=None, exclude=True)
@@ -203,8 +208,13 @@ class RoutingFields(BaseModel):
             calibration_prompts=tuple(self.calibration_prompts or ()), router_kwargs=self.router_kwargs,
             embedder=None if self.embeddings is None else router_embedder(self.embeddings),
             route_on=route_on, on_empty=self.on_empty, fallback=self.fallback, candidates=candidates,
-            top_fraction=self.top_fraction, budget_per_1k=self.budget_per_1k, cascade=self.cascade)
+            top_fraction=self.top_fraction, budget_per_1k=self.budget_per_1k, cascade=self.cascade,
+            explore=self.explore or 0.0, feedback=self.feedback)
         return self
+
+    def record_feedback(self, answer: Any, score: Any, prompt: str | None = None) -> Any:
+        """Store a user's score in [0, 1] for a routed answer (the message, its metadata or its ``decision_id``)."""
+        return self.policy.record_feedback(answer, score, prompt)
 
     def router_label(self) -> str:
         return self.policy.router_label

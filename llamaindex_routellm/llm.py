@@ -122,7 +122,8 @@ class RouteLLM(QueryRoutedPredict, FunctionCallingLLM):
                  prices: Optional[Mapping[str, Any]] = None, router_models: Optional[Mapping[str, str]] = None,
                  output_tokens: Any = None, top_fraction: Optional[float] = None,
                  budget_per_1k: Optional[float] = None, router_kwargs: Optional[Mapping[str, Any]] = None,
-                 policy: Optional[RoutingPolicy] = None, **kwargs: Any) -> None:
+                 policy: Optional[RoutingPolicy] = None, explore: float = 0.0, feedback: Any = None,
+                 **kwargs: Any) -> None:
         _targets(strong, weak, models, strong_fraction)
         candidates = None
         if models is not None and policy is None:
@@ -133,7 +134,7 @@ class RouteLLM(QueryRoutedPredict, FunctionCallingLLM):
         policy = build_policy(router, threshold, strong_fraction, calibration_prompts, embed_model, policy,
                               route_on=check_route_on(route_on), on_empty=on_empty, fallback=fallback,
                               candidates=candidates, top_fraction=top_fraction, budget_per_1k=budget_per_1k,
-                              cascade=cascade, router_kwargs=router_kwargs)
+                              cascade=cascade, router_kwargs=router_kwargs, explore=explore, feedback=feedback)
         label = router.name if isinstance(router, Router) else str(router)
         resolved = policy.resolved_threshold()
         super().__init__(strong=strong, weak=weak, models=dict(models) if models is not None else None,
@@ -199,6 +200,10 @@ class RouteLLM(QueryRoutedPredict, FunctionCallingLLM):
     def route(self, text: str) -> Decision:
         """The decision for a text, without calling any LLM."""
         return self._policy.decide([text])[0]
+
+    def record_feedback(self, answer: Any, score: Any, prompt: Optional[str] = None) -> Any:
+        """Store a user's score in [0, 1] for a routed answer (the response, its metadata or its ``decision_id``)."""
+        return self._policy.record_feedback(answer, score, prompt)
 
     def _decide(self, messages: Sequence[ChatMessage]) -> Decision:
         return self.route(self.routed_text(messages))

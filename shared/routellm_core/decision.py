@@ -22,7 +22,7 @@ METADATA_FIELDS = (
     "role", "model", "routed_role", "probability", "threshold", "router", "fallback", "fallback_error",
     "decision_id", "kind", "routed_model", "top_model", "candidates",
     "cascade", "first_role", "answer_p_inadequate", "escalate_threshold", "escalated", "cascade_skipped",
-    "calls", "wasted_calls",
+    "calls", "wasted_calls", "explored", "propensity",
 )
 # The cascade's own keys (None for other kinds).
 CASCADE_FIELDS = ("cascade", "first_role", "answer_p_inadequate", "escalate_threshold", "escalated", "cascade_skipped",
@@ -112,6 +112,8 @@ class Decision:
     candidates: tuple[CandidateEstimate, ...] = ()
     check: Any = field(default=None, repr=False, compare=False)  # an object with .check(prompts, answers, tool_flags)
     escalate_to: str | None = None
+    explored: bool | None = None  # with an exploration rate: whether this decision was flipped at random
+    propensity: float | None = None  # ... and the probability of the target it got
     text: str = field(default="", repr=False, compare=False)
     id: str = field(default_factory=new_id, compare=False)
 
@@ -144,7 +146,8 @@ class Decision:
         return {"kind": self.kind, "targets": list(self.targets), "probability": self.probability,
                 "threshold": self.threshold, "router": self.router, "fallback": self.fallback,
                 "top_model": self.top_model, "candidates": [c.to_dict() for c in self.candidates],
-                "escalate_to": self.escalate_to, "text": self.text, "id": self.id}
+                "escalate_to": self.escalate_to, "explored": self.explored, "propensity": self.propensity,
+                "text": self.text, "id": self.id}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Decision:
@@ -211,4 +214,5 @@ class Decision:
             })
         else:
             meta.update({k: None for k in CASCADE_FIELDS})
+        meta.update(explored=self.explored, propensity=self.propensity)
         return meta

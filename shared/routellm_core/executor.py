@@ -58,6 +58,7 @@ class Executor:
     handles: ErrorFilter = should_fall_back
     reader: AnswerReader = AnswerReader()
     noun: str = "model"  # what error notes call a target ("the strong LLM (gpt-4o) also failed")
+    recorder: Any = None  # a FeedbackRecorder: every answered decision is remembered for feedback
 
     @property
     def _loop(self) -> FallbackExecutor:
@@ -69,7 +70,10 @@ class Executor:
 
     def _meta(self, decision: Decision, key: str, error: BaseException | None = None,
               check: AnswerCheck | None = None, calls: list[str] | None = None) -> Meta:
-        return decision.metadata(key, self.names.get(key, key), error, check, calls)
+        meta = decision.metadata(key, self.names.get(key, key), error, check, calls)
+        if self.recorder is not None:
+            self.recorder.remember(decision.text, meta, self.names)
+        return meta
 
     def _falls_back(self, decision: Decision, exc: Exception) -> bool:
         return decision.fallback and FallbackExecutor(handles=self.handles).handled(exc)

@@ -30,6 +30,7 @@ Rules chosen where the front-ends used to disagree (see docs/configuration.md):
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,6 +112,8 @@ class RoutingPolicy:
     top_fraction: float | None = None
     budget_per_1k: float | None = None
     cascade: Any = None
+    explore: float = 0.0
+    feedback: Any = None
     _state: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -118,6 +121,16 @@ class RoutingPolicy:
         object.__setattr__(self, "calibration_prompts", tuple(prompts or ()) if not isinstance(prompts, str) else prompts)
         object.__setattr__(self, "route_on", check_route_on(self.route_on))
         self._state["strategy"] = self._build_strategy()
+        rate = self.explore
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0.0 <= float(rate) < 0.5:
+            raise InvalidInputError(f"explore must be a rate in [0, 0.5), got {rate!r}")
+        if rate and self.kind == "price":
+            raise InvalidInputError("explore flips strong/weak decisions: it does not apply to routing among many models")
+        if self.feedback is not None:
+            from .feedback_log import FeedbackRecorder
+
+            recorder = self.feedback if isinstance(self.feedback, FeedbackRecorder) else FeedbackRecorder(self.feedback)
+            object.__setattr__(self, "feedback", recorder)
 
     def _build_strategy(self) -> Any:
         kind = _kind(self.candidates, self.cascade)
@@ -228,7 +241,8 @@ class RoutingPolicy:
                 "router_kwargs": self.router_kwargs, "route_on": self.route_on, "on_empty": self.on_empty,
                 "fallback": self.fallback, "max_batch": self.max_batch, "label": self.label,
                 "candidates": self.candidates, "top_fraction": self.top_fraction,
-                "budget_per_1k": self.budget_per_1k, "cascade": self.cascade}
+                "budget_per_1k": self.budget_per_1k, "cascade": self.cascade, "explore": self.explore,
+                "feedback": self.feedback}
 
     # --- resolution (lazy, cached) ---------------------------------------------------------------
     def resolved_router(self) -> Router:
@@ -267,11 +281,40 @@ class RoutingPolicy:
     # --- decisions -------------------------------------------------------------------------------
     def decide(self, texts: Sequence[str]) -> list[Decision]:
         """One decision per text, from one router call (pair: strong iff P(strong wins) >= threshold)."""
-        return self.strategy.decide(texts)
+        return self._explored(self.strategy.decide(texts))
 
     async def adecide(self, texts: Sequence[str]) -> list[Decision]:
         """:meth:`decide` without blocking the event loop (scoring is micro-batched in a worker thread)."""
-        return await self.strategy.adecide(texts)
+        return self._explored(await self.strategy.adecide(texts))
+
+    def _explored(self, decisions: list[Decision]) -> list[Decision]:
+        """With ``explore``: flip each decision with that probability, recording the propensity.
+
+        Feedback then also covers the model the router would not have chosen, so the estimator can
+        reweight it (1 / propensity). The flipped calls are real calls to the other model: the
+        metadata reports the model that answered, and callers bill it like any other.
+        """
+        rate = float(self.explore)
+        if not rate:
+            return decisions
+        rng = self._state.setdefault("rng", random.Random())
+        out = []
+        for d in decisions:
+            flip = rng.random() < rate
+            targets = tuple(reversed(d.targets)) if flip else d.targets
+            out.append(d.replace(targets=targets, explored=flip, propensity=rate if flip else 1.0 - rate))
+        return out
+
+    def record_feedback(self, answer: Any, score: Any, prompt: str | None = None) -> Any:
+        """Store a user's score in [0, 1] for a routed answer (or its metadata, or its ``decision_id``).
+
+        Needs ``feedback=`` (a FeedbackStore, a SQLite path or a SQLAlchemy URL); see
+        :mod:`routellm_core.feedback_log` for what is stored and :func:`feedback_records` for the estimator.
+        """
+        if self.feedback is None:
+            raise InvalidInputError("this policy keeps no feedback: create it with feedback=<FeedbackStore, SQLite "
+                                    "path or SQLAlchemy URL>")
+        return self.feedback.record(answer, score, prompt)
 
     def revive(self, decision: Decision | Mapping[str, Any]) -> Decision:
         """A decision made earlier (``batch``), possibly as data (``Decision.to_dict``), ready to run here.
@@ -286,7 +329,7 @@ class RoutingPolicy:
     def executor(self, names: Mapping[str, str] | None = None, reader: AnswerReader | None = None,
                  noun: str = "model") -> Executor:
         """The executor for this policy's decisions (``names``: target key -> readable model name)."""
-        return Executor(names=dict(names or {}), reader=reader or AnswerReader(), noun=noun)
+        return Executor(names=dict(names or {}), reader=reader or AnswerReader(), noun=noun, recorder=self.feedback)
 
     def attempts(self, decision: Decision) -> list[Attempt]:
         """The targets to try, in order: the routed one, then (with this policy's ``fallback``) the others."""

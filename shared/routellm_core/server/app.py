@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..decision import Decision
+from ..errors import RouteLLMError
 from ..policy import RoutingPolicy
 from .answers import READER, STREAM_READER
 from .config import ServerConfig
@@ -35,7 +36,7 @@ from .upstream import UpstreamClientError, UpstreamFailure, Upstreams
 
 log = logging.getLogger("routellm_core.server")
 
-ENDPOINTS = {"/v1/chat/completions", "/v1/route", "/v1/models", "/health", "/metrics"}
+ENDPOINTS = {"/v1/chat/completions", "/v1/route", "/v1/feedback", "/v1/models", "/health", "/metrics"}
 
 
 # --- request bodies (validated for type; the original JSON is what goes upstream) ----------------
@@ -55,6 +56,13 @@ class ChatRequest(BaseModel):
     n: int | None = None
     max_tokens: int | None = None
     max_completion_tokens: int | None = None
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    decision_id: str = Field(min_length=1)
+    score: float | bool
+    prompt: str | None = None
 
 
 class RouteRequest(BaseModel):
@@ -259,6 +267,22 @@ def create_app(config: ServerConfig) -> FastAPI:
         names = upstreams.names(policy.targets)
         body = decision.metadata(model=names.get(decision.role))
         return JSONResponse(body, headers=decision_headers(body, answered=False, names=names))
+
+    @app.post("/v1/feedback", dependencies=authorised)
+    async def feedback(request: Request) -> JSONResponse:
+        """A user's score in [0, 1] for a routed answer, by its ``decision_id`` (stored with prompt and model)."""
+        if pool.feedback is None:
+            raise APIError(404, "this server keeps no feedback: add a 'feedback: {store: ...}' section to its config",
+                           code="feedback_disabled")
+        req = _validated(FeedbackRequest, await read_json(request))
+        assert isinstance(req, FeedbackRequest)
+        try:
+            row = await asyncio.to_thread(pool.feedback.record, req.decision_id, req.score, req.prompt)
+        except RouteLLMError as exc:
+            raise bad_request(str(exc), param="decision_id") from None
+        metrics.feedback.labels(str(row.role)).inc()
+        return JSONResponse({"decision_id": row.decision_id, "score": row.score, "model": row.model,
+                             "role": row.role, "stored": True})
 
     @app.post("/v1/chat/completions", dependencies=authorised)
     async def chat(request: Request) -> Response:

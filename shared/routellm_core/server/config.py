@@ -176,6 +176,16 @@ class CascadeConfig(BaseModel):
         return self
 
 
+class FeedbackConfig(BaseModel):
+    """``POST /v1/feedback`` stores scores for routed answers (docs/own-router.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    store: str = Field(min_length=1, description="a SQLite file, or a SQLAlchemy URL shared by replicas")
+    explore: float = Field(0.0, ge=0.0, lt=0.5, description="share of strong/weak requests sent to the other model "
+                                                           "at random, for unbiased feedback (billed as usual)")
+
+
 class ServerConfig(BaseModel):
     """Everything ``create_app`` needs."""
 
@@ -202,6 +212,7 @@ class ServerConfig(BaseModel):
     metrics_auth: bool = Field(False, description="require the client key for /metrics too")
     multi_model: MultiModelConfig | None = Field(None, description="routing among several priced models")
     cascade: CascadeConfig | None = Field(None, description="serve the model names cascade / cascade-<t>")
+    feedback: FeedbackConfig | None = Field(None, description="accept POST /v1/feedback and store it")
 
     @model_validator(mode="before")
     @classmethod

@@ -31,6 +31,8 @@ class Metrics:
                                        ["role", "kind"], registry=r)
         self.fallbacks = Counter("routellm_fallbacks", "Requests answered by the other role after a failure",
                                  ["from_role", "to_role"], registry=r)
+        self.feedback = Counter("routellm_feedback", "Feedback scores stored, by the role that had answered",
+                                ["role"], registry=r)
         self.in_flight = Gauge("routellm_in_flight_requests", "Chat completions being answered now", registry=r)
 
     def render(self) -> bytes:

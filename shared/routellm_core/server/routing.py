@@ -74,8 +74,26 @@ class RouterPool:
             except TypeError as exc:
                 raise ConfigError(f"router {key!r}: bad options {spec.options}: {exc}") from None
         self.executor = router_executor()
+        self.feedback = self._feedback()
         self.multi = self._multi_policy()
         self.cascade = self._cascade_policy()
+
+    def _feedback(self) -> Any:
+        """The recorder every policy of this server remembers its answers in (None: no feedback endpoint)."""
+        if self.config.feedback is None:
+            return None
+        from ..feedback_log import FeedbackRecorder
+
+        try:
+            return FeedbackRecorder(self.config.feedback.store)
+        except (RouteLLMError, OSError) as exc:
+            raise ConfigError(f"feedback store {self.config.feedback.store!r}: {exc}") from None
+
+    @property
+    def _pair_options(self) -> dict[str, Any]:
+        """Settings every strong/weak policy of this server shares (feedback and exploration)."""
+        explore = self.config.feedback.explore if self.config.feedback else 0.0
+        return {"fallback": self.config.fallback, "feedback": self.feedback, "explore": explore}
 
     def _multi_policy(self) -> RoutingPolicy | None:
         """The price rule over the ``multi_model`` candidates (router-multi), loaded and calibrated now."""
@@ -88,7 +106,7 @@ class RouterPool:
             return RoutingPolicy(self.routers[multi.router], threshold=multi.threshold, candidates=candidates,
                                  top_fraction=multi.top_fraction, budget_per_1k=multi.budget_per_1k,
                                  calibration_prompts=tuple(multi.calibration_prompts), fallback=self.config.fallback,
-                                 label=multi.router).resolve()
+                                 label=multi.router, feedback=self.feedback).resolve()
         except RouteLLMError as exc:
             raise ConfigError(f"multi_model: {exc}") from None
 
@@ -104,8 +122,8 @@ class RouterPool:
             cascade = {"scorer": scorer, "escalate_threshold": threshold}
             router = self.routers[settings.router] if settings.router is not None else None
             return RoutingPolicy(router or "cascade", threshold=settings.threshold if router else None,
-                                 fallback=self.config.fallback,
-                                 max_batch=self.config.max_batch, label=settings.router, cascade=cascade).resolve()
+                                 max_batch=self.config.max_batch, label=settings.router, cascade=cascade,
+                                 **self._pair_options).resolve()
         except RouteLLMError as exc:
             raise ConfigError(f"cascade: {exc}") from None
 
@@ -149,8 +167,8 @@ class RouterPool:
             key, threshold = parse_model_name(model, list(self.routers), aliases, self._defaults())
         except ModelNameError as exc:
             raise bad_request(str(exc), param="model", code=exc.code) from None
-        return RoutingPolicy(self.routers[key], threshold=threshold, fallback=self.config.fallback,
-                             max_batch=self.config.max_batch, label=key)
+        return RoutingPolicy(self.routers[key], threshold=threshold, max_batch=self.config.max_batch, label=key,
+                             **self._pair_options)
 
     def _cascade_for(self, model: str) -> RoutingPolicy:
         """``cascade`` as configured, or ``cascade-<t>`` with escalate threshold t (the scorer is shared)."""
