@@ -1,13 +1,14 @@
 """Words for a routing decision: which model answers and why (read from the engine's decision).
 
 The digits rule: a probability and its threshold are shown with the fewest decimals (at least 3) at which
-they differ, so the comparison a reader makes on screen is the one the engine made; where even
-:data:`MAX_DIGITS` decimals cannot separate them, the words say "just above" or "just below".
+they differ, so the comparison a reader makes on screen is the one the engine made; the words say "just
+above" or "just below" when more than 3 decimals were needed (or even :data:`MAX_DIGITS` cannot separate them).
 """
 
 from __future__ import annotations
 
 from routellm_core import STRONG_MODEL, WEAK_MODEL, Router, RoutingDecision
+from routellm_core.calibration import comparison_text
 
 from .settings import ROUTER_NOTES
 
@@ -21,23 +22,8 @@ def pair(router: Router) -> dict[str, str]:
 
 
 def shown(probability: float, threshold: float) -> tuple[str, str, str]:
-    """(probability text, threshold text, relation) for "P = <p> is <relation> the threshold <t>".
-
-    Both numbers get the same number of decimals, the fewest (>= 3) at which they read differently; the
-    relation is "at or above" / "below", "just above" / "just below" when more than 3 decimals were needed
-    or none up to 6 separate them, and "exactly at" when they are equal (strong: P >= threshold).
-    """
-    p, t = float(probability), float(threshold)
-    for digits in range(MIN_DIGITS, MAX_DIGITS + 1):
-        p_text, t_text = f"{p:.{digits}f}", f"{t:.{digits}f}"
-        if p_text != t_text:
-            break
-    if p == t:
-        return p_text, t_text, "exactly at"
-    close = digits > MIN_DIGITS or p_text == t_text
-    if p > t:
-        return p_text, t_text, "just above" if close else "at or above"
-    return p_text, t_text, "just below" if close else "below"
+    """(probability text, threshold text, relation): the engine's digits rule, ``routellm_core.comparison_text``."""
+    return comparison_text(probability, threshold, MIN_DIGITS, MAX_DIGITS)
 
 
 def reason(decision: RoutingDecision, models: dict[str, str]) -> str:
