@@ -26,7 +26,7 @@ import sys
 import time
 import warnings
 from collections.abc import Iterable, Iterator
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Generic, TypeVar
 
 T = TypeVar("T")
 PROGRESS_ENV = "ROUTELLM_PROGRESS"
@@ -47,7 +47,7 @@ def progress_mode(stream: IO[str] | None = None) -> str:
         return "lines"
 
 
-class LineProgress:
+class LineProgress(Generic[T]):
     """tqdm's interface (iterate, ``update``, ``set_postfix``, ``close``) printing a start and an end line.
 
     ``every=0.1`` adds a line at each 10% of ``total``; a nested, transient bar (``leave=False``)
@@ -90,7 +90,7 @@ class LineProgress:
         finally:
             self.close()
 
-    def __enter__(self) -> LineProgress:
+    def __enter__(self) -> LineProgress[T]:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -132,7 +132,7 @@ class LineProgress:
         self._write(f"{self.desc}: done, {self.n:,}{of} {self.unit} in {time.perf_counter() - self._start:.1f}s{self._post()}")
 
 
-class _Silent(LineProgress):
+class _Silent(LineProgress[T]):
     def _write(self, line: str) -> None:
         return None
 
