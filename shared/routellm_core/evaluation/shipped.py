@@ -170,7 +170,8 @@ def shipped_entries(name: str, evaluator: Any, data_dir: str | os.PathLike[str] 
         k = int(result.source.split()[1]) if result.source.startswith("cross-fit") else None
         key, _ = evaluator.shipped_key(name, bench, k)
         out[bench.name] = (np.asarray(result.scores, dtype=np.float64),
-                           {"benchmark_hash": bench_hash, "key": key, "cross_fit": k, "source": result.source,
+                           {"benchmark_hash": bench_hash, "key": key, "cross_fit": k,
+                            "source": f"cross-fit {k}" if k else "the checkpoint's own scores",
                             "apgr": round(float(result.metrics.apgr), 4),
                             "folds": [f.to_dict() for f in result.folds or []]})
     return out
