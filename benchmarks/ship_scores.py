@@ -2,7 +2,7 @@
 
 For each shipped default router (mf, sw_ranking) and each benchmark (MT-Bench, MMLU, GSM8K, Arena) this
 runs exactly what ``routellm-core evaluate`` runs -- 5-fold cross-fitting where the default data holds the
-benchmark's labels, the shipped checkpoint's own scores on Arena -- and writes the scores as float16 with
+benchmark's labels, the shipped checkpoint's own scores on Arena -- and writes the scores as float32 with
 the checkpoint's hash, the manifest's data hashes and each benchmark's cache key
 (:mod:`routellm_core.evaluation.shipped`). Rerun it after retraining the shipped checkpoints
 (``routellm-core train --recipe default``); the evaluation cache makes a rerun after

@@ -44,7 +44,7 @@ def test_shipped_scores_belong_to_the_shipped_checkpoint(name, benchmarks):
     evaluator = _quick()
     for bench_name, values in tensors.items():
         bench, entry = benchmarks[bench_name], record["benchmarks"][bench_name]
-        assert values.dtype == np.float16 and values.shape == (bench.n,)
+        assert values.dtype == np.float32 and values.shape == (bench.n,)
         assert np.isfinite(values).all() and ((values >= 0) & (values <= 1)).all()
         assert entry["benchmark_hash"] == bench.fingerprint() and entry["n"] == bench.n
         # the key is the one `evaluate` computes now: same recipe parameters, data files and fold plan
@@ -112,11 +112,11 @@ def test_a_retrained_checkpoint_does_not_use_the_shipped_scores(benchmarks, monk
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SHIPPED_ROUTERS)
 def test_shipped_scores_match_a_fresh_cross_fit(name, benchmarks):
-    """What benchmarks/ship_scores.py wrote is what a fresh `evaluate` computes (float16 rounding apart)."""
+    """What benchmarks/ship_scores.py wrote is what a fresh `evaluate` computes (to float32 rounding and BLAS noise)."""
     evaluator = _quick(shipped=False, cache=None)
     tensors = load_file(str(score_paths(name)[0]))
     for bench_name, bench in benchmarks.items():
         fresh = evaluator.evaluate_router(name, bench)
         shipped = tensors[bench_name].astype(np.float64)
-        np.testing.assert_allclose(shipped, fresh.scores, atol=2e-3, err_msg=f"{name} on {bench_name}")
-        assert abs(evaluator._result(name, shipped, bench, None, interval=False).metrics.apgr - fresh.metrics.apgr) < 0.01
+        np.testing.assert_allclose(shipped, fresh.scores, atol=1e-4, err_msg=f"{name} on {bench_name}")
+        assert abs(evaluator._result(name, shipped, bench, None, interval=False).metrics.apgr - fresh.metrics.apgr) < 0.005

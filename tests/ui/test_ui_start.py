@@ -34,7 +34,7 @@ def test_the_page_starts_at_the_calibrated_50_percent_point_of_mf(make_app, data
     assert shipped is not None, "the shipped mf checkpoint should match its shipped Arena scores"
     assert start == round(threshold_for_fraction(shipped[0], 0.5), 4)
     assert start != 0.5
-    # the shipped float16 scores stand for the router's own: it really sends about half of those prompts to strong
+    # the shipped scores are the router's own: it really sends half of those prompts to strong (ties apart)
     prompts = load_benchmark("arena", data_dir).prompts
     share = float(np.mean(load_router("mf").predict_proba(prompts) >= start))
     assert abs(share - 0.5) <= 0.01, share

@@ -120,7 +120,7 @@ def test_the_default_routers_curve_appears_at_once_from_shipped_scores(make_app,
     no_traceback(at)
     assert "tune_cross_fit_button" not in [b.key for b in at.button] and not at.info
     bench = load_benchmark("mt-bench", data_dir)
-    oof = load_file(str(score_paths("mf")[0]))["mt-bench"].astype(np.float64)  # the shipped float16 scores
+    oof = load_file(str(score_paths("mf")[0]))["mt-bench"].astype(np.float64)  # the shipped scores
     point = operating_point(oof, bench, 0.4, item_costs(bench, PAPER_PRICES))
     shown = metrics(at)
     assert shown["Quality here"] == f"{point.performance:.3f}" and shown["Saving"] == f"{point.saving:.0%}"

@@ -3,7 +3,7 @@
 ``checkpoints/scores/<router>.safetensors`` holds, per benchmark (MT-Bench, GSM8K, MMLU, Arena), the
 scores ``routellm-core evaluate`` computes for that default router: cross-fitted (5 folds) where the
 default data holds the benchmark's labels, the shipped checkpoint's own scores on Arena (its prompts are in
-no default training source). Float16, about 16,000 per router. ``<router>.json`` records what produced
+no default training source). Float32, 15,914 per router (64 KB). ``<router>.json`` records what produced
 them: the checkpoint's hash (every file, as :func:`~.cache.directory_hash` reads it), the manifest's
 training-data hash and recipe version, and per benchmark its content hash, the evaluation's cache key and
 the fold reports.
@@ -30,6 +30,11 @@ from ..routers.defaults import MANIFEST, SHIPPED_DIR, SHIPPED_ROUTERS, find_defa
 from .cache import directory_hash
 
 SCORES_FOLDER = "scores"
+# Float32, not float16: sw_ranking's scores span 0.543-0.572, where float16 keeps about 60 distinct values,
+# so 13,985 of its 14,037 MMLU scores would tie and APGRs would move (GSM8K 0.513 -> 0.516, MT-Bench
+# 0.655 -> 0.650; the calibrated Arena threshold of mf 0.5237 -> 0.5239). Float32 keeps every score as
+# computed to ~1e-7 at twice the size: 128 KB for both routers.
+DTYPE = np.float32
 FORMAT_VERSION = 1
 # The Arena prompts (real Chatbot Arena questions, in no default training source): the sample the web demo
 # calibrates its starting threshold on, from the shipped checkpoint's own scores.
@@ -128,7 +133,7 @@ def calibration_scores(name: str) -> tuple[np.ndarray, dict[str, Any]] | None:
 
 def write_scores(name: str, results: Mapping[str, tuple[np.ndarray, Mapping[str, Any]]],
                  root: str | os.PathLike[str] | None = None, command: str = "") -> tuple[Path, Path]:
-    """Save router ``name``'s scores per benchmark (float16) with the record :func:`lookup` checks."""
+    """Save router ``name``'s scores per benchmark (:data:`DTYPE`) with the record :func:`lookup` checks."""
     from safetensors.numpy import save_file
 
     from ..recipe import read_manifest
@@ -137,10 +142,10 @@ def write_scores(name: str, results: Mapping[str, tuple[np.ndarray, Mapping[str,
     manifest = read_manifest(checkpoint)
     scores_file, meta_file = score_paths(name, root)
     scores_file.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {bench: np.ascontiguousarray(np.asarray(values, dtype=np.float16)) for bench, (values, _) in results.items()}
+    tensors = {bench: np.ascontiguousarray(np.asarray(values, dtype=DTYPE)) for bench, (values, _) in results.items()}
     save_file(tensors, str(scores_file))
     record = {
-        "format": FORMAT_VERSION, "router": name, "dtype": "float16", "command": command,
+        "format": FORMAT_VERSION, "router": name, "dtype": np.dtype(DTYPE).name, "command": command,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "checkpoint": str(checkpoint.relative_to(SHIPPED_DIR.parent)) if checkpoint.is_relative_to(SHIPPED_DIR.parent)
         else str(checkpoint),
