@@ -27,7 +27,8 @@ def render(settings: Settings) -> None:
                                  type=["csv", "jsonl", "txt"], key="tune_file")
     share = st.slider("Share of strong calls (%)", 0, 100, 50, step=1, key=SHARE_KEY)
     if not st.session_state.get(ACTIVE_KEY):
-        st.caption("Scoring a benchmark takes seconds to minutes the first time (then it is cached on disk).")
+        st.caption("The shipped routers' curves come from out-of-fold scores shipped with the package; another router "
+                   "takes seconds to minutes to score the first time (then it is cached on disk).")
         if st.button("Calibrate and plot", type="primary", key="tune_button"):
             st.session_state[ACTIVE_KEY] = True
             st.rerun()
@@ -60,7 +61,8 @@ def asked_to_cross_fit(router: str, bench_name: str) -> bool:
     if (router, bench_name) in asked:
         return True
     st.info(f"The default {router} router was trained on {bench_name}'s labels, so its quality curve is measured "
-            "out-of-fold: the evaluation harness retrains it on 5 folds (many minutes on a CPU, then cached on "
+            "out-of-fold, and the scores shipped with the package do not match this checkpoint (retrained?): the "
+            "evaluation harness retrains it on 5 folds (many minutes on a CPU, then cached on "
             f"disk). `routellm-core evaluate --benchmark {bench_name} --routers {router}` fills the same cache.",
             icon=":material/schedule:")
     if st.button("Cross-fit and plot the curve", key="tune_cross_fit_button"):
