@@ -9,6 +9,7 @@ that are in none of those datasets.
 from __future__ import annotations
 
 from routellm_core import calibrate_threshold, load_router
+from routellm_core.calibration import comparison_text
 from routellm_core.decontaminate import benchmark_prompts
 
 PROMPTS = [
@@ -30,7 +31,8 @@ def main() -> None:
     threshold = calibrate_threshold(router, calibration, strong_fraction=0.5)
     print(f"\nrouter: {router.name}  threshold for 50% strong calls: {threshold:.4f}\n")
     for decision, prompt in zip(router.route_batch(PROMPTS, threshold), PROMPTS):
-        print(f"{decision.role:>6}  P(strong wins)={decision.probability:.3f}  {prompt[:70]}")
+        p, t, relation = comparison_text(decision.probability, threshold)  # enough digits to see the comparison
+        print(f"{decision.role:>6}  P(strong wins)={p} ({relation} {t})  {prompt[:70]}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import time
 from langchain_routellm import ChatRouteLLM, ReplayChatModel, load_gsm8k
 from langchain_routellm.pricing import DEFAULT_PRICES, call_cost, price_from_env
 from routellm_core import STRONG_MODEL, WEAK_MODEL, RouteLLMError, load_router
+from routellm_core.calibration import comparison_text
 
 SYSTEM = "Solve the grade-school math problem step by step. End with the final numeric answer."
 
@@ -101,8 +102,9 @@ def run(args: argparse.Namespace) -> int:
         cost = call_cost(usage, prices[meta["role"]]) or 0.0
         total += cost
         print(f"Q{n}. {item.prompt[:100]}{'...' if len(item.prompt) > 100 else ''}")
-        print(f"    routed to {meta['role']} ({meta['model']}): P(strong wins)={meta['probability']:.3f} "
-              f"vs threshold {meta['threshold']:.3f}{'  [fallback]' if meta['fallback'] else ''}")
+        p, t, relation = comparison_text(meta["probability"], meta["threshold"])  # enough digits to compare
+        print(f"    routed to {meta['role']} ({meta['model']}): P(strong wins)={p} is {relation} "
+              f"threshold {t}{'  [fallback]' if meta['fallback'] else ''}")
         print(f"    answer: {final_line(message.text)}")
         if replaying:
             print(f"    recorded as correct: {item.correct.get(meta['model'])}")

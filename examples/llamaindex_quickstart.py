@@ -123,10 +123,13 @@ def run(router: str, strong_fraction: float) -> int:
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
     from llamaindex_routellm import RouteLLM
+    from routellm_core.calibration import comparison_text
     from routellm_core.decontaminate import benchmark_prompts
     from routellm_core.embeddings.minilm import minilm_model_dir
+    from routellm_core.progress import quiet_libraries
 
-    embed = HuggingFaceEmbedding(model_name=str(minilm_model_dir()), device="cpu")  # local folder, offline
+    with quiet_libraries():  # no "Loading weights" bar: nobody asked for one
+        embed = HuggingFaceEmbedding(model_name=str(minilm_model_dir()), device="cpu")  # local folder, offline
     documents = SimpleDirectoryReader(str(DATA)).load_data()
     index = VectorStoreIndex.from_documents(documents, embed_model=embed)
     calibration = benchmark_prompts(benchmarks=["mt-bench"])
@@ -143,8 +146,8 @@ def run(router: str, strong_fraction: float) -> int:
         for question in QUESTIONS:
             answer = str(engine.query(question)).strip()
             d = log.events[-1]  # routed on the question itself, not on the prompt stuffed with context
-            sign = ">=" if d.probability >= d.threshold else "< "
-            print(f"[{d.role:>6} -> {d.model}] P(strong wins)={d.probability:.3f} {sign} {d.threshold:.3f}"
+            p, t, relation = comparison_text(d.probability, d.threshold)  # enough digits to see the comparison
+            print(f"[{d.role:>6} -> {d.model}] P(strong wins)={p} {relation} {t}"
                   + ("  (fallback)" if d.fallback else ""))
             print(f"  Q: {question}")
             print(f"  A: {' '.join(answer.split())[:400]}\n")

@@ -10,16 +10,20 @@ import streamlit as st
 from routellm_core import STRONG_MODEL, WEAK_MODEL, router_names
 from routellm_core.evaluation.cost import PAPER_PRICES, Price
 
+from . import services
+from .feedback import USER_ERRORS
+
 CHECKPOINT = "checkpoint path..."
 DEFAULT_ROUTER = "mf"
 ROUTER_ENV = "ROUTELLM_UI_ROUTER"  # set by ``routellm-core ui --router``: a name or a checkpoint directory
 THRESHOLD_KEY = "threshold"
+START_KEY = "threshold_start"  # (router, calibrated start) last applied to the threshold
 
-# One line per router, shown as the "why" next to a decision.
+# How each kind of router decides, shown as the "why" next to a decision. What a checkpoint learned
+# from is never written here: it is read from the checkpoint's manifest (services.router_description).
 ROUTER_NOTES = {
-    "mf": "matrix factorisation: the prompt's MiniLM embedding is scored against learned vectors of the two models "
-          "(learned from preference data)",
-    "sw_ranking": "similarity-weighted Elo: preference labels of training prompts similar to this one, weighted by "
+    "mf": "matrix factorisation: the prompt's MiniLM embedding is scored against learned vectors of the two models",
+    "sw_ranking": "similarity-weighted Elo: labels of training prompts similar to this one, weighted by "
                   "embedding similarity",
     "bert": "a BERT classifier fine-tuned on preference labels reads the prompt",
     "causal_llm": "a small causal LLM fine-tuned to predict which model wins reads the prompt",
@@ -55,6 +59,24 @@ def _price(label: str, default: Price, key: str) -> Price:
     return Price(cost_in, cost_out)
 
 
+def starting_point(router: str | None) -> services.StartPoint | None:
+    """Put the threshold at the router's calibrated 50% point on the first run and when the router changes,
+    unless the user moved it. None when no start can be computed (the tabs then show why)."""
+    start = None
+    if router:
+        try:
+            start = services.start_threshold(router)
+        except USER_ERRORS:
+            start = None  # a bad checkpoint path: the tabs say what is wrong with it
+    previous = st.session_state.get(START_KEY)
+    untouched = previous is not None and st.session_state.get(THRESHOLD_KEY) == previous[1]
+    if THRESHOLD_KEY not in st.session_state or (untouched and previous[0] != router):
+        st.session_state[THRESHOLD_KEY] = start.threshold if start is not None else 0.5
+    if start is not None:
+        st.session_state[START_KEY] = (router, start.threshold)
+    return start
+
+
 def sidebar() -> Settings:
     """Draw the sidebar and return its settings."""
     with st.sidebar:
@@ -65,7 +87,7 @@ def sidebar() -> Settings:
             st.session_state["router_choice"] = start if start in names else CHECKPOINT
             st.session_state["checkpoint_path"] = "" if start in names else start
         choice = st.selectbox("Router", [*names, CHECKPOINT], key="router_choice",
-                              help="A default router (trained once from the shared data) or a checkpoint directory")
+                              help="A default router (mf and sw_ranking ship with the package) or a checkpoint directory")
         router: str | None = choice
         if choice == CHECKPOINT:
             path = st.text_input("Checkpoint directory", key="checkpoint_path",
@@ -73,11 +95,20 @@ def sidebar() -> Settings:
             router = path.strip() or None
         elif choice in ROUTER_NOTES:
             st.caption(ROUTER_NOTES[choice])
-        if THRESHOLD_KEY not in st.session_state:
-            st.session_state[THRESHOLD_KEY] = 0.5
+        learned = services.router_description(router) if router else None
+        if learned:
+            st.caption(f"This checkpoint {learned}.")
+        start = starting_point(router)
         threshold = st.number_input("Threshold: strong iff P(strong wins) >= threshold", min_value=0.0, max_value=1.0,
                                     step=0.01, format="%.4f", key=THRESHOLD_KEY,
                                     help="The Tune tab turns a share of strong calls into a threshold")
+        if start is not None:
+            if float(threshold) == start.threshold:
+                st.caption(f"Starts at {start.threshold:.4f}: {start.describe()}.")
+            else:
+                st.caption(f"The calibrated start ({start.fraction:.0%} strong) is {start.threshold:.4f}.")
+                st.button("Back to the calibrated start", key="threshold_reset", on_click=set_threshold,
+                          args=(start.threshold,))
         with st.expander("Prices (USD per million tokens)"):
             prices = {"strong": _price(f"Strong ({STRONG_MODEL})", PAPER_PRICES[STRONG_MODEL], "price_strong"),
                       "weak": _price(f"Weak ({WEAK_MODEL})", PAPER_PRICES[WEAK_MODEL], "price_weak")}

@@ -30,7 +30,7 @@ def render(settings: Settings) -> None:
         router = services.router(settings.router)
         decisions = services.route_batch(settings.router, tuple(prompts), settings.threshold)
         models = pair(router)
-        rows = [{"prompt": p, "role": d.role, "model": models[d.role], "probability": round(d.probability, 4),
+        rows = [{"prompt": p, "role": d.role, "model": models[d.role], "probability": round(d.probability, 6),
                  "threshold": d.threshold, "router": d.router} for p, d in zip(prompts, decisions)]
         show(rows, prompts, int(output_tokens), settings, upload.name)
 

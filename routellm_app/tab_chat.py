@@ -15,6 +15,7 @@ from routellm_core import InvalidInputError
 from . import services
 from .chat_models import backend
 from .costs import usd
+from .explain import shown
 from .feedback import shown_errors
 from .settings import Settings
 
@@ -89,8 +90,9 @@ def show(turns: list[Turn]) -> None:
             st.markdown(turn.answer)
             fallback = " (fallback: the routed model failed)" if turn.fallback else ""
             price = "" if turn.cost is None else f" · ${turn.cost:.4f} (all-strong ${turn.strong_cost:.4f})"
-            st.caption(f"Answered by **{turn.model}** ({turn.role}){fallback} · P(strong wins) {turn.probability:.3f}, "
-                       f"threshold {turn.threshold:.3f}{price}")
+            p_text, t_text, relation = shown(turn.probability, turn.threshold)
+            st.caption(f"Answered by **{turn.model}** ({turn.role}){fallback} · P(strong wins) {p_text} is {relation} "
+                       f"the threshold {t_text}{price}")
     priced = [t for t in turns if t.cost is not None]
     if priced:
         spent, strong = sum(t.cost for t in priced), sum(t.strong_cost for t in priced)

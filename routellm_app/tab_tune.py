@@ -27,7 +27,8 @@ def render(settings: Settings) -> None:
                                  type=["csv", "jsonl", "txt"], key="tune_file")
     share = st.slider("Share of strong calls (%)", 0, 100, 50, step=1, key=SHARE_KEY)
     if not st.session_state.get(ACTIVE_KEY):
-        st.caption("Scoring a benchmark takes seconds to minutes the first time (then it is cached on disk).")
+        st.caption("The shipped routers' curves come from out-of-fold scores shipped with the package; another router "
+                   "takes seconds to minutes to score the first time (then it is cached on disk).")
         if st.button("Calibrate and plot", type="primary", key="tune_button"):
             st.session_state[ACTIVE_KEY] = True
             st.rerun()
@@ -35,20 +36,24 @@ def render(settings: Settings) -> None:
     with shown_errors():
         calibrate(settings, bench_name, upload, share / 100.0)
     with shown_errors():
-        if needs_cross_fit(settings.router) and not asked_to_cross_fit(settings.router, bench_name):
+        if needs_cross_fit(settings.router, bench_name) and not asked_to_cross_fit(settings.router, bench_name):
             return
         curve(settings, bench_name, share / 100.0)
 
 
-def needs_cross_fit(router: str | None) -> bool:
-    """A default trainable router learned from the paper benchmarks' labels: its honest curve is out-of-fold.
+def needs_cross_fit(router: str | None, bench_name: str) -> bool:
+    """A default trainable router whose honest curve is out-of-fold and whose out-of-fold scores are not shipped.
 
-    The default recipe trains on MT-Bench, MMLU and GSM8K, so the evaluation harness retrains it
-    on the other folds (minutes); a checkpoint path or the random router is scored directly.
+    The default recipe trains on MT-Bench, MMLU and GSM8K, so the evaluation harness retrains it on the
+    other folds (minutes). The package ships those scores for the shipped checkpoints (and their own
+    Arena scores), used when the checkpoint matches: then the curve needs no wait. A checkpoint path or
+    the random router is scored directly.
     """
     from routellm_core.routers.registry import router_class
 
-    return router in router_names() and router_class(router).trainable
+    if not (router in router_names() and router_class(router).trainable):
+        return False
+    return not services.shipped_curve(router, bench_name)
 
 
 def asked_to_cross_fit(router: str, bench_name: str) -> bool:
@@ -56,7 +61,8 @@ def asked_to_cross_fit(router: str, bench_name: str) -> bool:
     if (router, bench_name) in asked:
         return True
     st.info(f"The default {router} router was trained on {bench_name}'s labels, so its quality curve is measured "
-            "out-of-fold: the evaluation harness retrains it on 5 folds (many minutes on a CPU, then cached on "
+            "out-of-fold, and the scores shipped with the package do not match this checkpoint (retrained?): the "
+            "evaluation harness retrains it on 5 folds (many minutes on a CPU, then cached on "
             f"disk). `routellm-core evaluate --benchmark {bench_name} --routers {router}` fills the same cache.",
             icon=":material/schedule:")
     if st.button("Cross-fit and plot the curve", key="tune_cross_fit_button"):
@@ -97,7 +103,11 @@ def curve(settings: Settings, bench_name: str, fraction: float) -> None:
     notes = [f"{result.benchmark.name}: {result.benchmark.n:,} items; all weak {result.weak:.3f}, all strong "
              f"{result.strong:.3f}. APGR {metrics.apgr:.3f}, CPT(50%) {metrics.cpt50:.1f} %, CPT(80%) {metrics.cpt80:.1f} %."]
     if router_result.source.startswith("cross-fit"):
-        notes.append(f"This router trained on {result.benchmark.name}'s labels, so the curve uses out-of-fold scores "
-                     f"({router_result.source}): no item is scored by a router that saw it.")
+        shipped = " shipped with the package" if router_result.source.endswith("(shipped)") else ""
+        notes.append(f"This router trained on {result.benchmark.name}'s labels, so the curve uses out-of-fold scores"
+                     f"{shipped} ({router_result.source.removesuffix(' (shipped)')}): no item is scored by a router "
+                     "that saw it.")
+    elif router_result.source == "shipped":
+        notes.append("Scores shipped with the package for this checkpoint (no scoring needed).")
     notes.append("Costs: token counts of the recorded prompts and answers at the sidebar's prices.")
     st.caption(" ".join(notes))

@@ -39,3 +39,30 @@ def calibrate_threshold(router: Router, prompts: Sequence[str], strong_fraction:
         raise InvalidInputError("need at least one prompt to calibrate a threshold")
     threshold_for_fraction([0.5], strong_fraction)  # validate before the (possibly slow) scoring
     return threshold_for_fraction(router.predict_proba(prompts), strong_fraction)
+
+
+def comparison_text(probability: float, threshold: float, min_digits: int = 3, max_digits: int = 6) -> tuple[str, str, str]:
+    """(probability, threshold, relation) as words for "P = <p> is <relation> the threshold <t>".
+
+    The digits rule: both numbers get the fewest decimals (at least ``min_digits``) at which they read
+    differently, so a reader comparing them on screen gets the engine's answer (strong iff P >= threshold).
+    The relation is "at or above" / "below"; "just above" / "just below" when more than ``min_digits``
+    decimals were needed (or even ``max_digits`` cannot separate them); "exactly at" when they are equal.
+
+    >>> comparison_text(0.50004, 0.5)
+    ('0.50004', '0.50000', 'just above')
+    >>> comparison_text(0.61, 0.5)
+    ('0.610', '0.500', 'at or above')
+    """
+    p, t = float(probability), float(threshold)
+    digits = min_digits
+    p_text, t_text = f"{p:.{digits}f}", f"{t:.{digits}f}"
+    while p_text == t_text and digits < max_digits:
+        digits += 1
+        p_text, t_text = f"{p:.{digits}f}", f"{t:.{digits}f}"
+    if p == t:
+        return p_text, t_text, "exactly at"
+    close = digits > min_digits or p_text == t_text
+    if p > t:
+        return p_text, t_text, "just above" if close else "at or above"
+    return p_text, t_text, "just below" if close else "below"

@@ -214,6 +214,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="routellm-core", description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", help="data directory (default: $ROUTELLM_DATA_DIR or ../shared/data)")
+    parser.add_argument("--progress", choices=["auto", "bar", "lines", "off"], default=None,
+                        help="progress of long work: a bar on a terminal, a start and an end line elsewhere (auto, "
+                             "default: $ROUTELLM_PROGRESS), or always bars / lines / nothing")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("train", help="train a router on preference data and save a checkpoint")
@@ -291,6 +294,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         import os
 
         os.environ["ROUTELLM_DATA_DIR"] = args.data_dir
+    if args.progress:  # read by routellm_core.progress wherever long work reports progress
+        import os
+
+        from .progress import PROGRESS_ENV
+
+        os.environ[PROGRESS_ENV] = args.progress
     try:
         return int(args.func(args) or 0)
     except RouteLLMError as exc:

@@ -65,6 +65,36 @@ def read_manifest(path: str | os.PathLike[str]) -> dict:
         raise CheckpointError(f"checkpoint {path}: cannot read {MANIFEST} ({exc})") from None
 
 
+# What each training set's labels are, for the one-line description of a checkpoint (its counts come from the manifest).
+DATASET_LABELS = {
+    "routerbench": "RouterBench correctness labels", "mmlu": "MMLU golden labels",
+    "gsm8k": "GSM8K golden labels", "mt-bench": "MT-Bench GPT-4 judge scores",
+    "arena_hard": "Arena-Hard judge verdicts", "chatbot_arena": "Chatbot Arena human votes",
+    "alpaca_eval": "AlpacaEval judge preferences (CC BY-NC)",
+}
+
+
+def describe_manifest(manifest: dict) -> str:
+    """What a checkpoint learned from, in words, read from its manifest (counts, recipe version, sources).
+
+    >>> describe_manifest({"recipe": "default", "recipe_version": 2, "training_records": 3, "training_prompts": 2,
+    ...                    "sources": [{"dataset": "gsm8k", "records": 3, "prompts": 2}]})
+    'learned from 3 records on 2 prompts (recipe default v2): GSM8K golden labels (3 records, 2 prompts)'
+    """
+    parts = []
+    for source in manifest.get("sources") or []:
+        name = str(source.get("dataset", "?"))
+        records, prompts = source.get("records"), source.get("prompts")
+        counts = f"{records:,} records" + (f", {prompts:,} prompts" if prompts is not None and prompts != records else "")
+        parts.append(f"{DATASET_LABELS.get(name, name)} ({counts})")
+    records, prompts = manifest.get("training_records"), manifest.get("training_prompts")
+    head = "learned from " + (f"{records:,} records" if records is not None else "its training data")
+    head += f" on {prompts:,} prompts" if prompts is not None else ""
+    if manifest.get("recipe"):
+        head += f" (recipe {manifest['recipe']} v{manifest.get('recipe_version', '?')})"
+    return head + (": " + ", ".join(parts) if parts else "")
+
+
 def write_manifest(path: Path, router, records: Sequence[PreferenceRecord], sources: list[dict],
                    training_embedder: str, recipe: str = "default") -> dict:
     from . import training

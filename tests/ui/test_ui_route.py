@@ -35,10 +35,11 @@ def test_route_shows_the_engines_decision(make_app, threshold):
 def test_route_with_the_default_mf_router(make_app):
     """The real default router (MiniLM + matrix factorisation), as a user gets it."""
     at = make_app("mf", timeout=900)
+    start = at.sidebar.number_input(key="threshold").value  # the calibrated start (test_ui_start.py)
     route(at, PROMPT)
     no_traceback(at)
-    expected = load_router("mf").route(PROMPT, 0.5)
-    assert metrics(at)["P(strong wins)"] == f"{expected.probability:.3f}"
+    expected = load_router("mf").route(PROMPT, start)
+    assert float(metrics(at)["P(strong wins)"]) == pytest.approx(expected.probability, abs=5e-4)
     assert metrics(at)["Chosen model"] == expected.role
     assert "matrix factorisation" in " ".join(c.value for c in at.caption)
 

@@ -87,10 +87,12 @@ def test_prices_in_the_sidebar_change_the_cost(make_app):
     assert after["Quality here"] == before["Quality here"]
 
 
-def test_a_default_trained_router_asks_before_cross_fitting(make_app, data_dir):
-    """The default mf router trained on MT-Bench labels: the threshold shows at once, the curve waits for a click."""
+def test_a_default_trained_router_asks_before_cross_fitting(make_app, data_dir, monkeypatch, tmp_path):
+    """Without matching shipped scores (here: none at all), the mf curve waits for a click to cross-fit."""
     from routellm_core import calibrate_threshold
+    from routellm_core.evaluation import shipped
 
+    monkeypatch.setattr(shipped, "scores_dir", lambda: tmp_path / "no-shipped-scores")
     at = make_app("mf", tab="Tune", timeout=900)
     at.button(key="tune_button").click().run()
     no_traceback(at)
@@ -99,3 +101,29 @@ def test_a_default_trained_router_asks_before_cross_fitting(make_app, data_dir):
     assert "Quality here" not in metrics(at)
     assert "out-of-fold" in at.info[0].value
     assert at.button(key="tune_cross_fit_button")
+
+
+def test_the_default_routers_curve_appears_at_once_from_shipped_scores(make_app, data_dir, monkeypatch):
+    """mf on MT-Bench: the package's out-of-fold scores draw the curve; nothing is cross-fitted or asked."""
+    from routellm_core.evaluation import runner
+    from safetensors.numpy import load_file
+
+    from routellm_core.evaluation.shipped import score_paths
+
+    def no_cross_fitting(*args, **kwargs):
+        raise AssertionError("the Tune tab cross-fitted although the package ships these scores")
+
+    monkeypatch.setattr(runner, "cross_fit_scores", no_cross_fitting)
+    at = make_app("mf", tab="Tune", timeout=300)
+    at.button(key="tune_button").click().run()
+    at.slider(key="tune_share").set_value(40).run()
+    no_traceback(at)
+    assert "tune_cross_fit_button" not in [b.key for b in at.button] and not at.info
+    bench = load_benchmark("mt-bench", data_dir)
+    oof = load_file(str(score_paths("mf")[0]))["mt-bench"].astype(np.float64)  # the shipped scores
+    point = operating_point(oof, bench, 0.4, item_costs(bench, PAPER_PRICES))
+    shown = metrics(at)
+    assert shown["Quality here"] == f"{point.performance:.3f}" and shown["Saving"] == f"{point.saving:.0%}"
+    assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
+    caption = " ".join(c.value for c in at.caption)
+    assert "out-of-fold scores shipped with the package (cross-fit 5)" in caption

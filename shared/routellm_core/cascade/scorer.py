@@ -111,7 +111,9 @@ class AnswerScorer:
         """MiniLM over the first 32 and last tokens of an answer, ``answer_tokens`` in all (latency: one short pass).
 
         A custom embedder object is used as given; the default MiniLM gets its own shared instance
-        with the shorter window (and the same disk cache folder).
+        with the shorter window (and the same disk cache folder). It is the default router's float32
+        MiniLM (ONNX Runtime, else numpy): no torch or transformers is loaded, so no loading bar or
+        tokenizer warning appears, and a long answer is cut by our head+tail rule before MiniLM sees it.
         """
         if not (isinstance(self.embedder, str) and self.embedder in {"minilm", "all-MiniLM-L6-v2", "all-minilm-l6-v2"}):
             return self._embedder()
@@ -119,10 +121,10 @@ class AnswerScorer:
         with _answer_lock:
             if key not in _answer_embedders:
                 from ..datadir import default_cache_dir
-                from ..embeddings.minilm import HFEncoderEmbedder
+                from ..embeddings.registry import default_minilm_class
 
-                _answer_embedders[key] = HFEncoderEmbedder(max_length=self.answer_tokens,
-                                                           disk_cache_dir=default_cache_dir() / "embeddings")
+                _answer_embedders[key] = default_minilm_class()(max_length=self.answer_tokens,
+                                                                disk_cache_dir=default_cache_dir() / "embeddings")
             return _answer_embedders[key]
 
     def design(self, prompts: Sequence[str], answers: Sequence[str]) -> np.ndarray:

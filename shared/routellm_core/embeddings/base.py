@@ -86,9 +86,9 @@ class Embedder(ABC):
         starts = range(0, len(texts), self.batch_size)
         bar = None
         if progress and len(starts) > 1:  # a tqdm object costs ~50 us: build it only for long work
-            from tqdm.auto import tqdm
+            from ..progress import progress as progress_bar
 
-            bar = tqdm(total=len(starts), desc=f"embedding ({self.model_id})", unit="batch")
+            bar = progress_bar(total=len(starts), desc=f"embedding ({self.model_id})", unit="batch")
         for start in starts:
             idx = order[start : start + self.batch_size]
             vecs = np.asarray(self._embed_batch([texts[i] for i in idx]), dtype=np.float32)

@@ -92,9 +92,16 @@ class HFEncoderEmbedder(Embedder):
 
             if not (self.model_dir / "config.json").is_file():
                 raise CheckpointError(f"no Hugging Face model in {self.model_dir} (config.json missing)")
+            from ..progress import quiet_libraries
+
             set_torch_threads()
-            self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
-            model = AutoModel.from_pretrained(str(self.model_dir)).to(self.device).eval()
+            with quiet_libraries():  # no "Loading weights" bar or library warning for a user who asked for none
+                tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
+                model = AutoModel.from_pretrained(str(self.model_dir)).to(self.device).eval()
+            # _tokenize truncates by our head+tail rule; the tokenizer itself must neither cut nor warn
+            # ("Token indices sequence length is longer than the specified maximum sequence length").
+            tokenizer.model_max_length = 1 << 62
+            self._tokenizer = tokenizer
             self._model = model.to(getattr(torch, self.dtype))
             self.dim = int(self._model.config.hidden_size)
         return self._model, self._tokenizer

@@ -54,7 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="USD per million input[,output] tokens (default: the paper's $24.7 GPT-4, $0.24 Mixtral)")
     p.add_argument("--no-cost", action="store_true", help="skip token counts and cost saving")
     p.add_argument("--no-plot", action="store_true", help="do not write PNG plots")
-    p.add_argument("--no-cache", action="store_true", help="recompute router scores (cache is not read or written)")
+    p.add_argument("--no-cache", action="store_true", help="recompute router scores (neither the cache nor the default "
+                   "routers' shipped scores are read; the cache is not written)")
     p.add_argument("--cache-dir", default=argparse.SUPPRESS, help="score/embedding cache (default $ROUTELLM_CACHE_DIR/eval)")
     p.add_argument("--data-dir", default=argparse.SUPPRESS, help="data directory (default $ROUTELLM_DATA_DIR or ../shared/data)")
     p.add_argument("--json", action="store_true", help="print results.json to stdout instead of the table")
@@ -142,7 +143,7 @@ def handler(args: argparse.Namespace) -> int:
                           cross_fit_grouped=not args.cross_fit_by_item, cache=cache, prices=prices,
                           quality_fraction=args.quality, bootstrap=args.bootstrap,
                           data_dir=getattr(args, "data_dir", None), with_cost=not args.no_cost, log=stderr_log,
-                          train_datasets=args.train_datasets)
+                          train_datasets=args.train_datasets, shipped=not args.no_cache)
     start = time.perf_counter()
     benchmarks = _benchmarks(args)
     output = Path(args.output)

@@ -247,7 +247,8 @@ class Evaluator:
                  prices: Mapping[str, Price] | None = None,
                  quality_fraction: float = 0.95, data_dir: str | os.PathLike[str] | None = None, bootstrap: int = 1000,
                  base_records: Sequence[PreferenceRecord] | None = None, with_cost: bool = True,
-                 log: Log | None = stderr_log, train_datasets: Sequence[str] | None = None) -> None:
+                 log: Log | None = stderr_log, train_datasets: Sequence[str] | None = None,
+                 shipped: bool = True) -> None:
         if int(num_results) < 1:
             raise InvalidInputError(f"--num-results must be >= 1, got {num_results!r}")
         if int(random_seeds) < 1:
@@ -279,6 +280,7 @@ class Evaluator:
                                         f"choose from {', '.join(TRAINING_SETS)}")
         self.train_datasets = tuple(train_datasets) if train_datasets else None
         self.with_cost = with_cost
+        self.shipped = bool(shipped)  # use the default routers' shipped scores where checkpoint, data and key match
         self.log = log or (lambda _msg: None)
 
     # --- shared inputs -----------------------------------------------------------------------
@@ -418,6 +420,54 @@ class Evaluator:
             seeds=self.random_seeds, apgr_std=float(np.std(apgrs)), scores=runs[0].scores,
             apgr_ci=self._interval(np.asarray(runs[0].scores), bench, [np.asarray(r.scores) for r in runs]))
 
+    def _default_k(self, bench: Benchmark) -> int:
+        """Folds for a default router trained on ``bench``'s labels: ``cross_fit`` if given, else 5 (or fewer units)."""
+        units = len(set(bench.groups)) if bench.groups and self.cross_fit_grouped else bench.n
+        return self.cross_fit or max(2, min(DEFAULT_CROSS_FIT, units))
+
+    def shipped_key(self, name: str, bench: Benchmark, cross_fit: int | None) -> tuple[str, Router]:
+        """The cache key the scores of default router ``name`` on ``bench`` are stored under, and its router.
+
+        ``cross_fit``: folds of cross-fitted scores (the key of :meth:`_cross_fit`); None: the default
+        checkpoint's own scores (the key of :meth:`_score`: class, parameters, every checkpoint file).
+        """
+        from ..routers.defaults import find_default_checkpoint
+        from ..routers.registry import load_router
+        from ..training import default_router
+
+        if cross_fit:
+            template = _align_pair(default_router(name), bench, lambda _msg: None)
+            return self._fit_key(template, k=cross_fit, **({} if self.cross_fit_grouped else {"grouped": False})), template
+        router = _align_pair(load_router(name), bench, lambda _msg: None)
+        return router_fingerprint(router, find_default_checkpoint(name)) or "", router
+
+    def _shipped_result(self, name: str, bench: Benchmark, bench_hash: str, costs: ItemCosts | None) -> RouterResult | None:
+        """The router's result from the scores shipped with the package, when they are exactly what would be computed."""
+        if not self.shipped or self._custom_base or self.train_datasets:
+            return None
+        from .shipped import lookup, matching_record
+
+        entry = ((matching_record(name) or {}).get("benchmarks") or {}).get(bench.name)
+        if not entry or entry.get("benchmark_hash") != bench_hash:
+            return None
+        k = entry.get("cross_fit")
+        if (k and k != self._default_k(bench)) or (not k and self.cross_fit):
+            return None  # another fold plan was asked for: compute it
+        key, router = self.shipped_key(name, bench, k)
+        found = lookup(name, bench.name, bench_hash, key, bench.n)
+        if found is None:
+            return None
+        scores, entry = found
+        result = self._result(name, scores, bench, costs)
+        if k:
+            by = "" if self.cross_fit_grouped or not bench.groups else " by item"
+            result.source = f"cross-fit {k}{by} (shipped)"
+            result.folds = [FoldReport(**{**f, "groups": tuple(f["groups"])}) for f in entry.get("folds", [])]
+            result.template = router
+        else:
+            result.source = "shipped"
+        return result
+
     def evaluate_router(self, spec: RouterSpec, bench: Benchmark, bench_hash: str | None = None,
                         costs: ItemCosts | None = None) -> RouterResult:
         """Scores, curve, metrics and cost saving of one router on one benchmark."""
@@ -433,12 +483,14 @@ class Evaluator:
             from ..routers.registry import load_router, router_class, router_names
 
             default_name = spec.strip() if isinstance(spec, str) and spec.strip() in router_names() else None
-            if default_name and router_class(default_name).trainable and self._default_data_overlaps(bench):
+            shipped = self._shipped_result(default_name, bench, bench_hash, costs) if default_name else None
+            if shipped is not None:
+                result = shipped  # the same scores as below, computed when the package was built
+            elif default_name and router_class(default_name).trainable and self._default_data_overlaps(bench):
                 # The shipped default was trained on this benchmark's labels: score it out-of-fold instead.
                 from ..training import default_router
 
-                units = len(set(bench.groups)) if bench.groups and self.cross_fit_grouped else bench.n
-                k = self.cross_fit or max(2, min(DEFAULT_CROSS_FIT, units))
+                k = self._default_k(bench)
                 self.log(f"note: the default {default_name} router trains on {bench.name} labels; "
                          f"scoring with {k}-fold cross-fitting so no item is scored by a router that saw it")
                 router = _align_pair(default_router(default_name), bench, self.log)
@@ -498,7 +550,15 @@ class Evaluator:
     def human_votes(self, bench: Benchmark, results: Sequence[RouterResult]) -> list[PairwiseResult]:
         """Held-out pairwise AUC on the human votes for each cross-fitted multi-model router, plus the
         prompt-blind Bradley-Terry baseline (only for a benchmark whose labels are in the training data)."""
-        if not bench.labels_in_training_data or not any(map(is_human_vote, self.base_records())):
+        if not bench.labels_in_training_data:
+            return []
+        if not self._custom_base:  # the named training sets say whether votes are in them: no need to load them
+            from ..training import DEFAULT_DATASETS
+            from .human_votes import HUMAN_VOTE_SOURCES
+
+            if not set(self.train_datasets or DEFAULT_DATASETS) & set(HUMAN_VOTE_SOURCES):
+                return []
+        if not any(map(is_human_vote, self.base_records())):
             return []
         from ..routers.sw_ranking import SWRankingRouter
 

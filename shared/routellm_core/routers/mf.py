@@ -71,7 +71,8 @@ class MFRouter(StrongWeakPair, EmbeddingRouter):
     # --- training -------------------------------------------------------------------------------
     def fit(self, records: Sequence[PreferenceRecord]) -> MFRouter:
         import torch
-        from tqdm.auto import tqdm
+
+        from ..progress import progress
 
         prompts, models, rows = self._index_records(records)
         text = self._embed(prompts, progress=self.show_progress)
@@ -105,7 +106,7 @@ class MFRouter(StrongWeakPair, EmbeddingRouter):
         val_idx = torch.as_tensor(np.flatnonzero(is_val))
         best, best_state, bad = float("inf"), None, 0
         self.history_ = []
-        bar = tqdm(range(self.epochs), desc="training mf", unit="epoch", disable=not self.show_progress)
+        bar = progress(range(self.epochs), desc="training mf", unit="epoch", disable=not self.show_progress)
         for _ in bar:
             order = train_idx[torch.randperm(len(train_idx))]
             for start in range(0, len(order), self.batch_size):
@@ -124,6 +125,7 @@ class MFRouter(StrongWeakPair, EmbeddingRouter):
                 bad += 1
                 if bad >= self.patience:
                     break
+        bar.close()  # early stopping leaves the loop: end the bar (its end line) now, not at garbage collection
         assert best_state is not None
         self.models_ = models
         self.model_vectors_ = best_state[0].numpy().astype(np.float32)

@@ -118,7 +118,8 @@ def train_loop(model: torch.nn.Module, batch_loss: BatchLoss, lengths: Sequence[
     """
 
     import torch
-    from tqdm.auto import tqdm
+
+    from ..progress import progress
 
     n = len(lengths)
     if n < 2:
@@ -147,7 +148,7 @@ def train_loop(model: torch.nn.Module, batch_loss: BatchLoss, lengths: Sequence[
         loss_sum, weight_sum = 0.0, 0.0
         with torch.inference_mode():
             batches = length_batches(lengths[index], cfg.batch_size * 2)
-            for b in tqdm(batches, desc=f"{cfg.desc}: {what}", leave=False, disable=not cfg.show_progress):
+            for b in progress(batches, desc=f"{cfg.desc}: {what}", leave=False, disable=not cfg.show_progress):
                 s, w = batch_loss(index[b], False)
                 loss_sum += float(s)
                 weight_sum += float(w)
@@ -164,7 +165,7 @@ def train_loop(model: torch.nn.Module, batch_loss: BatchLoss, lengths: Sequence[
     for epoch in range(1, cfg.epochs + 1):
         model.train()
         batches = length_batches(lengths[train_idx], cfg.batch_size, rng)
-        bar = tqdm(batches, desc=f"{cfg.desc}: epoch {epoch}/{cfg.epochs}", unit="batch",
+        bar = progress(batches, desc=f"{cfg.desc}: epoch {epoch}/{cfg.epochs}", unit="batch",
                    disable=not cfg.show_progress)
         run_sum, run_w = 0.0, 0.0
         for b in bar:
@@ -205,12 +206,13 @@ def batched_inference(fn: Callable[[np.ndarray], np.ndarray], lengths: Sequence[
                       show_progress: bool = False, desc: str = "scoring") -> np.ndarray:
     """Run ``fn(indices) -> rows`` over length-sorted batches under ``inference_mode``; rows in input order."""
     import torch
-    from tqdm.auto import tqdm
+
+    from ..progress import progress
 
     lengths = np.asarray(lengths)
     out: np.ndarray | None = None
     with torch.inference_mode():
-        for b in tqdm(length_batches(lengths, batch_size), desc=desc, disable=not show_progress):
+        for b in progress(length_batches(lengths, batch_size), desc=desc, disable=not show_progress):
             rows = np.asarray(fn(b))
             if out is None:
                 out = np.zeros((len(lengths), *rows.shape[1:]), dtype=np.float64)
