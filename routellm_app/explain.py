@@ -7,7 +7,7 @@ above" or "just below" when more than 3 decimals were needed (or even :data:`MAX
 
 from __future__ import annotations
 
-from routellm_core import STRONG_MODEL, WEAK_MODEL, Router, RoutingDecision
+from routellm_core import STRONG_MODEL, WEAK_MODEL, Decision, Router
 from routellm_core.calibration import comparison_text
 
 from .settings import ROUTER_NOTES
@@ -26,14 +26,14 @@ def shown(probability: float, threshold: float) -> tuple[str, str, str]:
     return comparison_text(probability, threshold, MIN_DIGITS, MAX_DIGITS)
 
 
-def reason(decision: RoutingDecision, models: dict[str, str]) -> str:
+def reason(decision: Decision, models: dict[str, str]) -> str:
     """One sentence: the score, how it relates to the threshold, and who answers."""
     p_text, t_text, relation = shown(decision.probability, decision.threshold)
     return (f"P(strong wins) = {p_text} is {relation} the threshold {t_text}, "
             f"so the {decision.role} model ({models[decision.role]}) answers.")
 
 
-def router_note(decision: RoutingDecision, learned: str | None = None) -> str:
+def router_note(decision: Decision, learned: str | None = None) -> str:
     """How the router decides, and (from its manifest) what it learned from."""
     note = ROUTER_NOTES.get(decision.router)
     text = f"Router {decision.router}: {note}." if note else f"Router {decision.router}."

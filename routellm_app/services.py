@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from routellm_core import InvalidInputError, Router, RoutingDecision, RoutingPolicy, load_router, threshold_for_fraction
+from routellm_core import Decision, InvalidInputError, Router, RoutingPolicy, load_router, threshold_for_fraction
 from routellm_core.routers.base import scoring_lock
 
 SCORING_BENCHMARK = ("Scoring the benchmark (the default routers' out-of-fold scores ship with the package; "
@@ -69,13 +69,13 @@ def policy(spec: str | None, threshold: float) -> RoutingPolicy:
     return RoutingPolicy(router(spec), threshold=threshold)
 
 
-def decide(spec: str | None, prompts: list[str], threshold: float) -> list[RoutingDecision]:
+def decide(spec: str | None, prompts: list[str], threshold: float) -> list[Decision]:
     """``RoutingPolicy.decide``: strong iff P(strong wins) >= threshold, one scoring call for all prompts."""
     return policy(spec, threshold).decide(prompts)
 
 
 @st.cache_resource(show_spinner="Routing the prompts...", max_entries=16)
-def route_batch(spec: str, prompts: tuple[str, ...], threshold: float) -> list[RoutingDecision]:
+def route_batch(spec: str, prompts: tuple[str, ...], threshold: float) -> list[Decision]:
     """The engine's decisions for a batch of prompts (one scoring call)."""
     return decide(spec, list(prompts), threshold)
 
