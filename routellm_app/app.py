@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from routellm_app import tab_batch, tab_chat, tab_route, tab_tune
+from routellm_app import tab_batch, tab_chat, tab_own, tab_route, tab_tune
 from routellm_app.settings import sidebar
 
 st.set_page_config(page_title="RouteLLM router demo", page_icon=":material/alt_route:", layout="wide")
@@ -18,7 +18,8 @@ st.caption("A learned router estimates P(strong model wins) on each prompt and s
            "(gpt-4-1106-preview) only when that is at or above the threshold; the rest go to the weak, cheap one "
            "(Mixtral-8x7B).")
 TAB_KEY = "tab"
-TABS = {"Route": tab_route.render, "Tune": tab_tune.render, "Chat": tab_chat.render, "Batch": tab_batch.render}
+TABS = {"Route": tab_route.render, "Tune": tab_tune.render, "Chat": tab_chat.render, "Batch": tab_batch.render,
+        "Your router": tab_own.render}
 settings = sidebar()
 # Only the open tab runs (on_change="rerun"), so the first page never waits for another tab's work.
 tabs = st.tabs(list(TABS), key=TAB_KEY, on_change="rerun")
