@@ -1,6 +1,7 @@
-"""One fallback executor: try the routed model, and on a provider failure let the other one answer.
+"""The fallback loop and its one rule: try each target in order until one answers.
 
-Every front-end runs its model calls through :class:`FallbackExecutor` (sync, async, streams).
+:class:`FallbackExecutor` is the loop (sync, async, streams) inside the decision layer's
+:class:`~routellm_core.executor.Executor`, which every front-end runs its model calls through.
 Which failures fall back is one rule, :func:`should_fall_back`, shared with the server: timeouts,
 connection errors, 429 and 5xx do; a 400 saying the prompt exceeds the context does (the other
 model may have a longer one); every other 4xx, and programming errors (``TypeError``,
