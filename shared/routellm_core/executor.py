@@ -155,18 +155,24 @@ class Executor:
             yield from ((c, meta) for c in chunks)
             return
         target = Attempt(str(decision.escalate_to), False)
+        upgraded: Any = None
         try:
-            upgraded = iter(start(target))
-            head = next(upgraded)
-        except StopIteration:
-            return
-        except Exception as exc:
-            _, meta = self._kept(decision, None, check, exc)
-            yield from ((c, meta) for c in chunks)
-            return
-        meta = self._meta(decision, target.key, check=check, calls=[first.key, target.key])
-        yield head, meta
-        yield from ((c, meta) for c in upgraded)
+            try:
+                upgraded = iter(start(target))
+                head = next(upgraded)
+            except StopIteration:
+                return
+            except Exception as exc:
+                _, meta = self._kept(decision, None, check, exc)
+                yield from ((c, meta) for c in chunks)
+                return
+            meta = self._meta(decision, target.key, check=check, calls=[first.key, target.key])
+            yield head, meta
+            yield from ((c, meta) for c in upgraded)
+        finally:
+            close = getattr(upgraded, "close", None)
+            if close is not None:
+                close()
 
     def _stream_fallback(self, decision: Decision, start: Callable[[Attempt], Iterator[T]],
                          exc: Exception) -> Iterator[tuple[T, Meta]]:
@@ -204,16 +210,21 @@ class Executor:
         target = Attempt(str(decision.escalate_to), False)
         upgraded: Any = None
         try:
-            upgraded = await _opened(start(target))
-            head = await upgraded.__anext__()
-        except StopAsyncIteration:
-            return
-        except Exception as exc:
-            _, meta = self._kept(decision, None, check, exc)
-            for c in chunks:
+            try:
+                upgraded = await _opened(start(target))
+                head = await upgraded.__anext__()
+            except StopAsyncIteration:
+                return
+            except Exception as exc:
+                _, meta = self._kept(decision, None, check, exc)
+                for c in chunks:
+                    yield c, meta
+                return
+            meta = self._meta(decision, target.key, check=check, calls=[first.key, target.key])
+            yield head, meta
+            async for c in upgraded:
                 yield c, meta
-            return
-        meta = self._meta(decision, target.key, check=check, calls=[first.key, target.key])
-        yield head, meta
-        async for c in upgraded:
-            yield c, meta
+        finally:
+            aclose = getattr(upgraded, "aclose", None)
+            if aclose is not None:
+                await aclose()
