@@ -41,12 +41,13 @@ class RouteLLMQueryEngine(BaseQueryEngine):
     def __init__(self, strong: BaseQueryEngine, weak: BaseQueryEngine, router: RouterSpec = "mf",
                  threshold: Optional[float] = None, strong_fraction: Optional[float] = None,
                  calibration_prompts: Optional[list[str]] = None, fallback: bool = True, embed_model: Any = None,
-                 on_empty: str = "error", callback_manager: Optional[CallbackManager] = None) -> None:
+                 on_empty: str = "error", callback_manager: Optional[CallbackManager] = None,
+                 policy: Any = None) -> None:
         for role, engine in (("strong", strong), ("weak", weak)):
             if not isinstance(engine, BaseQueryEngine):
                 raise InvalidInputError(f"{role} must be a LlamaIndex query engine, got {type(engine).__name__}")
         self.strong, self.weak, self.fallback = strong, weak, fallback
-        self.policy = build_policy(router, threshold, strong_fraction, calibration_prompts, embed_model,
+        self.policy = build_policy(router, threshold, strong_fraction, calibration_prompts, embed_model, policy,
                                    fallback=fallback, on_empty=on_empty)
         self._executor = FallbackExecutor(describe=lambda role: f"{role} query engine")
         super().__init__(callback_manager=callback_manager)

@@ -33,8 +33,8 @@ class RouteLLMSelector(BaseSelector):
     def __init__(self, router: RouterSpec = "mf", threshold: Optional[float] = None,
                  strong_fraction: Optional[float] = None, calibration_prompts: Optional[Sequence[str]] = None,
                  strong_choice: Choice = 0, weak_choice: Choice = 1, embed_model: Any = None,
-                 on_empty: str = "error") -> None:
-        self.policy = build_policy(router, threshold, strong_fraction, calibration_prompts, embed_model,
+                 on_empty: str = "error", policy: Any = None) -> None:
+        self.policy = build_policy(router, threshold, strong_fraction, calibration_prompts, embed_model, policy,
                                    on_empty=on_empty)
         self.strong_choice, self.weak_choice = strong_choice, weak_choice
         self.last_decision: Optional[dict[str, Any]] = None

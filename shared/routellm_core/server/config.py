@@ -17,13 +17,13 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from ..routers.base import Role
 from .errors import ConfigError
 
-Role = Literal["strong", "weak"]
 ROLES: tuple[Role, Role] = ("strong", "weak")
 _KEY_RE = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.-]*$")
 
