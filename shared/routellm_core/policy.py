@@ -111,6 +111,8 @@ class RoutingPolicy:
     top_fraction: float | None = None
     budget_per_1k: float | None = None
     cascade: Any = None
+    online_window: int | None = None
+    reroute_guard: bool = False
     _state: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -120,6 +122,17 @@ class RoutingPolicy:
         self._state["strategy"] = self._build_strategy()
 
     def _build_strategy(self) -> Any:
+        strategy = self._base_strategy()
+        if self.online_window is not None:
+            from .online import OnlineThreshold
+
+            if not isinstance(strategy, ThresholdRule):
+                raise InvalidInputError("online_window keeps a strong share: it applies to a strong/weak pair with "
+                                        "strong_fraction (not to candidates or a cascade)")
+            strategy = OnlineThreshold(strategy, self.online_window)
+        return strategy
+
+    def _base_strategy(self) -> Any:
         kind = _kind(self.candidates, self.cascade)
         if kind == "price":
             from .multi_model import MultiModelPolicy
@@ -162,6 +175,8 @@ class RoutingPolicy:
         strategy = self.strategy
         if isinstance(strategy, ThresholdRule):
             return strategy
+        if self.online_window is not None:
+            return None  # the online threshold decides every prompt itself
         routing = getattr(strategy, "routing", None)
         return routing if isinstance(routing, ThresholdRule) else None
 
@@ -192,7 +207,7 @@ class RoutingPolicy:
             return self
         changes: dict[str, Any] = {}
         if threshold is not None:
-            changes.update(threshold=check_threshold(threshold), strong_fraction=None, top_fraction=None,
+            changes.update(threshold=check_threshold(threshold), strong_fraction=None, top_fraction=None, online_window=None,
                            budget_per_1k=None)
         if strong_fraction is not None:
             changes.update(threshold=None, strong_fraction=strong_fraction)
@@ -228,7 +243,8 @@ class RoutingPolicy:
                 "router_kwargs": self.router_kwargs, "route_on": self.route_on, "on_empty": self.on_empty,
                 "fallback": self.fallback, "max_batch": self.max_batch, "label": self.label,
                 "candidates": self.candidates, "top_fraction": self.top_fraction,
-                "budget_per_1k": self.budget_per_1k, "cascade": self.cascade}
+                "budget_per_1k": self.budget_per_1k, "cascade": self.cascade, "online_window": self.online_window,
+                "reroute_guard": self.reroute_guard}
 
     # --- resolution (lazy, cached) ---------------------------------------------------------------
     def resolved_router(self) -> Router:
@@ -244,7 +260,7 @@ class RoutingPolicy:
     def resolved_threshold(self) -> float:
         """The prompt threshold given, or the one calibrated on ``calibration_prompts``."""
         strategy = self.strategy
-        if hasattr(strategy, "names"):
+        if hasattr(strategy, "names") or self.online_window is not None:
             return strategy.resolved_threshold()
         rule = self.prompt_rule
         return math.nan if rule is None else rule.resolved_threshold()

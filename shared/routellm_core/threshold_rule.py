@@ -113,15 +113,29 @@ class ThresholdRule:
         scored = iter(probs)
         return [self.decision(t, float(next(scored)) if t.strip() else math.nan, threshold, name) for t in texts]
 
-    def decide(self, texts: Sequence[str]) -> list[Decision]:
-        """One decision per text, from one router call."""
+    def score(self, texts: Sequence[str]) -> tuple[list[str], list[float], Router]:
+        """The checked texts, P(strong wins) of each non-empty one (one router call), and the router."""
         texts = checked_texts(texts, self.on_empty)
         router = self.resolved_router()
-        threshold = self.resolved_threshold()
         scored = [t for t in texts if t.strip()]
         with scoring_lock(router):
-            probs: Sequence[float] = list(router.predict_proba(scored)) if scored else []
-        return self._decisions(texts, probs, threshold, self.name(router))
+            probs = [float(p) for p in router.predict_proba(scored)] if scored else []
+        return texts, probs, router
+
+    async def ascore(self, texts: Sequence[str]) -> tuple[list[str], list[float], Router]:
+        """:meth:`score` without blocking the event loop (micro-batched with concurrent calls)."""
+        texts = checked_texts(texts, self.on_empty)
+        if not self.resolved:
+            await asyncio.to_thread(self.resolve)  # loading and calibrating are slow: off the loop
+        router = self.resolved_router()
+        scored = [t for t in texts if t.strip()]
+        probs = [float(p) for p in await score_async(router, scored, self.max_batch)] if scored else []
+        return texts, probs, router
+
+    def decide(self, texts: Sequence[str]) -> list[Decision]:
+        """One decision per text, from one router call."""
+        texts, probs, router = self.score(texts)
+        return self._decisions(texts, probs, self.resolved_threshold(), self.name(router))
 
     async def adecide(self, texts: Sequence[str]) -> list[Decision]:
         """:meth:`decide` without blocking the event loop.
@@ -129,10 +143,5 @@ class ThresholdRule:
         Scoring runs in one worker thread; texts from concurrent calls on the same router that
         arrive while it is busy are scored together in the next router call (micro-batching).
         """
-        texts = checked_texts(texts, self.on_empty)
-        if not self.resolved:
-            await asyncio.to_thread(self.resolve)  # loading and calibrating are slow: off the loop
-        router, threshold = self.resolved_router(), self.resolved_threshold()
-        scored = [t for t in texts if t.strip()]
-        probs = await score_async(router, scored, self.max_batch) if scored else []
-        return self._decisions(texts, probs, threshold, self.name(router))
+        texts, probs, router = await self.ascore(texts)
+        return self._decisions(texts, probs, self.resolved_threshold(), self.name(router))
