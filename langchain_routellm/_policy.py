@@ -163,6 +163,12 @@ class RoutingFields(BaseModel):
     """With ``models``: the share of ``calibration_prompts`` on the most expensive model (instead of a threshold)."""
     budget_per_1k: float | None = None
     """With ``models``: USD per 1,000 calls on ``calibration_prompts`` (instead of a threshold)."""
+    online_window: int | None = None
+    """With ``strong_fraction``: keep the strong share of every ``online_window`` consecutive decisions within
+    ``strong_fraction`` +- 0.05 while traffic drifts (the online threshold, docs/guard.md)."""
+    reroute_guard: bool = False
+    """Route on the more conservative score of the prompt with and without its leading and trailing
+    sentences, so added text cannot move a decision (docs/guard.md)."""
     routes_dict_keys: ClassVar[bool] = False
     """Whether ``route_on`` may name a key of dict inputs (RouteLLMRunnable)."""
     policy: Any = Field(default=None, exclude=True)
@@ -203,7 +209,8 @@ class RoutingFields(BaseModel):
             calibration_prompts=tuple(self.calibration_prompts or ()), router_kwargs=self.router_kwargs,
             embedder=None if self.embeddings is None else router_embedder(self.embeddings),
             route_on=route_on, on_empty=self.on_empty, fallback=self.fallback, candidates=candidates,
-            top_fraction=self.top_fraction, budget_per_1k=self.budget_per_1k, cascade=self.cascade)
+            top_fraction=self.top_fraction, budget_per_1k=self.budget_per_1k, cascade=self.cascade,
+            online_window=self.online_window, reroute_guard=self.reroute_guard)
         return self
 
     def router_label(self) -> str:

@@ -126,3 +126,20 @@ def feature_scorer(graded_answers):
     from routellm_core.cascade.scorer import AnswerScorer
 
     return AnswerScorer(use_embeddings=False, l2=16.0).fit(graded_answers[::3])
+
+
+@pytest.fixture(scope="session")
+def drift_stream():
+    """A drifting stream for ``word_count_router`` (P = words / 20): 60 short prompts (1-6 words),
+    60 long ones (10-19 words), 60 short again, and 50 short calibration prompts like the first part."""
+    import random
+
+    rng = random.Random(25)
+    vocab = ["apple", "river", "prove", "sum", "list", "graph", "why", "cold", "prime", "code", "tree", "loop"]
+
+    def prompts(n: int, low: int, high: int) -> list[str]:
+        return [" ".join(rng.choice(vocab) for _ in range(rng.randint(low, high))) + f" #{i}" for i in range(n)]
+
+    stream = prompts(60, 1, 6) + prompts(60, 10, 19) + prompts(60, 1, 6)
+    return {"prompts": stream, "calibration": prompts(50, 1, 6), "fraction": 0.3, "window": 40}
+

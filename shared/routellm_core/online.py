@@ -65,6 +65,17 @@ def _check_fraction(value: Any, name: str, low: float = 0.0, high: float = 1.0) 
     return out
 
 
+def window_strong_counts(strong: Sequence[bool], window: int) -> list[int]:
+    """The number of strong decisions in every run of ``window`` consecutive decisions (for checks)."""
+    flags = [bool(s) for s in strong]
+    if len(flags) < window:
+        return []
+    counts = [sum(flags[:window])]
+    for i in range(window, len(flags)):
+        counts.append(counts[-1] + flags[i] - flags[i - window])
+    return counts
+
+
 class WindowState:
     """The last decisions of one online threshold: recent scores and strong/weak outcomes (thread-safe)."""
 

@@ -176,6 +176,18 @@ class CascadeConfig(BaseModel):
         return self
 
 
+class OnlineConfig(BaseModel):
+    """A model name served by the online threshold (docs/guard.md): every ``online_window`` consecutive
+    requests of one replica keep a strong share within ``strong_fraction`` +- 0.05."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    router: str = Field(description="key of a router in routers")
+    strong_fraction: float = Field(ge=0, le=1, description="the strong share to keep")
+    online_window: int = Field(300, ge=20, description="decisions per window")
+    calibration_prompts: list[str] = Field(min_length=1, description="prompts for the starting threshold")
+
+
 class ServerConfig(BaseModel):
     """Everything ``create_app`` needs."""
 
@@ -202,6 +214,8 @@ class ServerConfig(BaseModel):
     metrics_auth: bool = Field(False, description="require the client key for /metrics too")
     multi_model: MultiModelConfig | None = Field(None, description="routing among several priced models")
     cascade: CascadeConfig | None = Field(None, description="serve the model names cascade / cascade-<t>")
+    online: dict[str, OnlineConfig] = Field(default_factory=dict, description="model name -> online threshold")
+    reroute_guard: bool = Field(False, description="route strong/weak requests with the reroute guard (docs/guard.md)")
 
     @model_validator(mode="before")
     @classmethod
@@ -235,6 +249,12 @@ class ServerConfig(BaseModel):
             raise ValueError(f"multi_model.router {self.multi_model.router!r} is not in routers ({', '.join(self.routers)})")
         if self.cascade is not None and self.cascade.router is not None and self.cascade.router not in self.routers:
             raise ValueError(f"cascade.router {self.cascade.router!r} is not in routers ({', '.join(self.routers)})")
+        for name, online in self.online.items():
+            if online.router not in self.routers:
+                raise ValueError(f"online model {name!r} names router {online.router!r}, which is not in routers "
+                                 f"({', '.join(self.routers)})")
+            if not self.has_pair:
+                raise ValueError(f"online model {name!r} routes between strong and weak: add both upstreams")
         if self.api_keys_env:
             raw = _env_secret(self.api_keys_env, "api_keys_env").get_secret_value()
             self.api_keys = self.api_keys + [SecretStr(k.strip()) for k in raw.split(",") if k.strip()]
