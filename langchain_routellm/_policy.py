@@ -132,10 +132,10 @@ class RoutingFields(BaseModel):
 
     router: Any = "mf"
     """A router name (``"mf"``, ``"sw_ranking"``, ``"random"``...), a checkpoint directory, or a Router."""
-    threshold: float | None = None
+    threshold: float | None = Field(default=None, strict=True)
     """Route to the strong model iff P(strong wins) >= threshold (many models: a pricier model is needed
     over a cheaper one iff P(it wins) >= threshold)."""
-    strong_fraction: float | None = None
+    strong_fraction: float | None = Field(default=None, strict=True)
     """Instead of a threshold: the share of ``calibration_prompts`` that should go to the strong model."""
     calibration_prompts: list[str] | None = None
     route_on: Any = "last_user"
@@ -159,9 +159,9 @@ class RoutingFields(BaseModel):
     """With ``models``: the model each name stands for in the router (``{"local": "mistral-7b-instruct"}``)."""
     output_tokens: int | dict[str, int] | None = None
     """With ``models``: expected answer length in tokens (one number or per model; default 300), for the cost."""
-    top_fraction: float | None = None
+    top_fraction: float | None = Field(default=None, strict=True)
     """With ``models``: the share of ``calibration_prompts`` on the most expensive model (instead of a threshold)."""
-    budget_per_1k: float | None = None
+    budget_per_1k: float | None = Field(default=None, strict=True)
     """With ``models``: USD per 1,000 calls on ``calibration_prompts`` (instead of a threshold)."""
     online_window: int | None = None
     """With ``strong_fraction``: keep the strong share of every ``online_window`` consecutive decisions within

@@ -30,6 +30,7 @@ Rules chosen where the front-ends used to disagree (see docs/configuration.md):
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ from typing import Any
 from .decision import METADATA_FIELDS, Attempt, Decision, Kind, error_text, flat_metadata
 from .errors import InvalidInputError, RouteLLMError
 from .executor import AnswerReader, Executor
+from .inputs import clean_text
 from .router_spec import RouterSpec, calibrated_threshold, callable_embedder, check_mode, resolve_router
 from .routers.base import Router, check_threshold, scoring_lock
 from .threshold_rule import ThresholdRule, other_role
@@ -116,8 +118,15 @@ class RoutingPolicy:
     _state: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        for name in ("threshold", "strong_fraction", "top_fraction", "budget_per_1k"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+                raise InvalidInputError(f"{name} must be a number, got {type(value).__name__} {value!r}")
         prompts = self.calibration_prompts
-        object.__setattr__(self, "calibration_prompts", tuple(prompts or ()) if not isinstance(prompts, str) else prompts)
+        prompts = tuple(prompts or ()) if not isinstance(prompts, str) else prompts
+        if isinstance(prompts, tuple):
+            prompts = tuple(clean_text(p)[0] if isinstance(p, str) else p for p in prompts)
+        object.__setattr__(self, "calibration_prompts", prompts)
         object.__setattr__(self, "route_on", check_route_on(self.route_on))
         self._state["strategy"] = self._build_strategy()
 
@@ -282,12 +291,18 @@ class RoutingPolicy:
 
     # --- decisions -------------------------------------------------------------------------------
     def decide(self, texts: Sequence[str]) -> list[Decision]:
-        """One decision per text, from one router call (pair: strong iff P(strong wins) >= threshold)."""
-        return self.strategy.decide(texts)
+        """One decision per text, from one router call (pair: strong iff P(strong wins) >= threshold).
+
+        Texts are cleaned and capped first (:mod:`routellm_core.inputs`: head-and-tail truncation past
+        ``MAX_ROUTED_CHARS``, lone surrogates and control characters replaced).
+        """
+        cleaned, lengths = _cleaned(texts)
+        return _note_truncated(self.strategy.decide(cleaned), lengths)
 
     async def adecide(self, texts: Sequence[str]) -> list[Decision]:
         """:meth:`decide` without blocking the event loop (scoring is micro-batched in a worker thread)."""
-        return await self.strategy.adecide(texts)
+        cleaned, lengths = _cleaned(texts)
+        return _note_truncated(await self.strategy.adecide(cleaned), lengths)
 
     def revive(self, decision: Decision | Mapping[str, Any]) -> Decision:
         """A decision made earlier (``batch``), possibly as data (``Decision.to_dict``), ready to run here.
@@ -348,6 +363,24 @@ class RoutingPolicy:
         return decision.metadata(role, model, error)
 
 
+def _cleaned(texts: Sequence[str]) -> tuple[list[str], list[int | None]]:
+    """The texts as routers may score them (checked: a list of str), and each original length if truncated."""
+    if isinstance(texts, str):
+        raise InvalidInputError("decide() takes a list of texts, not a single string")
+    out, lengths = [], []
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise InvalidInputError(f"text {i} is {type(text).__name__}, expected str")
+        cleaned, length = clean_text(text)
+        out.append(cleaned)
+        lengths.append(length)
+    return out, lengths
+
+
+def _note_truncated(decisions: list[Decision], lengths: Sequence[int | None]) -> list[Decision]:
+    return [d.noted(truncated=n) if n is not None else d for d, n in zip(decisions, lengths, strict=True)]
+
+
 def decide_many(pairs: Sequence[tuple[RoutingPolicy, str]]) -> list[Decision | Exception]:
     """Decisions for (policy, text) pairs that may differ per item (batch calls with per-item overrides).
 
@@ -361,6 +394,7 @@ def decide_many(pairs: Sequence[tuple[RoutingPolicy, str]]) -> list[Decision | E
         try:
             if not isinstance(text, str):
                 raise InvalidInputError(f"text {i} is {type(text).__name__}, expected str")
+            text, _ = clean_text(text)
             rule = policy.strategy
             if not isinstance(rule, ThresholdRule):
                 results[i] = policy.decide([text])[0]

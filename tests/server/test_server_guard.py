@@ -51,3 +51,62 @@ def test_online_model_keeps_every_window_on_a_drifting_stream(make_server, drift
     fixed = [_post(server, "router-words-0.3", p).json()["routellm"]["role"] == "strong"
              for p in drift_stream["prompts"][60:80]]
     assert all(fixed)
+
+
+HUGE = "Explain the history of the Roman empire in detail. " * 19_000  # ~970,000 characters: under max_body_bytes
+
+
+@pytest.fixture
+def words_server(make_server):
+    register_router("words_test", WordCountRouter)
+    return make_server(routers={"words": "words_test"}, aliases={}, warmup=False)
+
+
+def test_huge_prompt_and_many_messages_are_capped_not_500(words_server):
+    response = _post(words_server, "router-words-0.5", HUGE)
+    assert response.status_code == 200, response.text
+    assert response.json()["routellm"]["truncated"] == len(HUGE)
+    messages = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"turn {i}"} for i in range(10_000)]
+    response = httpx.post(f"{words_server.base_url}/chat/completions", timeout=60,
+                          json={"model": "router-words-0.5", "messages": messages})
+    assert response.status_code == 200, response.text
+    too_big = _post(words_server, "router-words-0.5", HUGE * 2)
+    assert too_big.status_code == 413 and too_big.json()["error"]["message"]
+
+
+def _raw(server, content: bytes) -> httpx.Response:
+    body = b'{"model": "router-words-0.5", "messages": [{"role": "user", "content": "' + content + b'"}]}'
+    return httpx.post(f"{server.base_url}/chat/completions", content=body, timeout=30,
+                      headers={"content-type": "application/json"})
+
+
+def test_control_characters_are_routed_and_bad_unicode_is_400(words_server):
+    response = _raw(words_server, b"nul \\u0000 esc \\u001b[0m del \x7f")
+    assert response.status_code == 200, response.text
+    for bad, words in ((b"hi \\ud800 there", "lone surrogate"), (b"tail \\udfff", "lone surrogate"),
+                       (b"bytes \xff\xfe here", "not valid JSON")):
+        error = _raw(words_server, bad)
+        assert error.status_code == 400 and words in error.json()["error"]["message"], error.text
+    pair = _raw(words_server, b"emoji \\ud83d\\ude00 ok")  # a surrogate pair is a real character
+    assert pair.status_code == 200, pair.text
+
+
+@pytest.mark.parametrize("model", ["router-words-nan", "router-words-abc", "router-words--1", "router-words-inf"])
+def test_bad_thresholds_in_the_model_name_are_400(words_server, model):
+    response = _post(words_server, model, "hello")
+    assert response.status_code == 400 and "threshold" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("price, budget, words", [
+    ([-1.0, 1.0], None, "price"), (["nan", 1.0], None, "price"), ([10.0, 30.0], 0, "below what routing can spend")])
+def test_bad_prices_and_a_zero_budget_fail_at_startup(server_config, small_router_path, price, budget, words):
+    from routellm_core.server import create_app
+    from routellm_core.server.config import build_config
+    from routellm_core.server.errors import ConfigError
+
+    strong = server_config["strong"]
+    multi = {"router": "mf", "calibration_prompts": ["a b", "c"],
+             "models": {"gpt-4-1106-preview": {**strong, "price": price}, "claude-2": {**strong, "price": [8.0, 24.0]}}}
+    multi.update({"threshold": 0.5} if budget is None else {"budget_per_1k": budget})
+    with pytest.raises((ConfigError, ValueError), match=words):
+        create_app(build_config({**server_config, "routers": {"mf": str(small_router_path)}, "multi_model": multi}))

@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..decision import Decision
+from ..inputs import has_lone_surrogates
 from ..policy import RoutingPolicy
 from .answers import READER, STREAM_READER
 from .config import ServerConfig
@@ -218,6 +219,9 @@ def create_app(config: ServerConfig) -> FastAPI:
             raise bad_request("request body is nested too deeply") from None
         if not isinstance(data, dict):
             raise bad_request(f"request body must be a JSON object, got {type(data).__name__}")
+        if has_lone_surrogates(raw, data):
+            raise bad_request("request body holds a lone surrogate escape (\\ud800-\\udfff without its pair): "
+                              "not valid Unicode text")
         return data
 
     async def decide(model: str, prompt: str, count: bool) -> tuple[RoutingPolicy, Decision]:
