@@ -146,6 +146,9 @@ class RoutingPolicy:
         if kind == "price":
             from .multi_model import MultiModelPolicy
 
+            if self.reroute_guard:
+                raise InvalidInputError("reroute_guard applies to a strong/weak pair (threshold or strong_fraction), "
+                                        "not to routing among many models")
             if self.strong_fraction is not None:
                 raise InvalidInputError("routing among many models has no strong share: use top_fraction, "
                                         "budget_per_1k or threshold")
@@ -166,7 +169,8 @@ class RoutingPolicy:
 
     def _threshold_rule(self) -> ThresholdRule:
         return ThresholdRule(self.router, self.threshold, self.strong_fraction, self.calibration_prompts, self.embedder,
-                             self.router_kwargs, self.on_empty, self.fallback, self.max_batch, self.label)
+                             self.router_kwargs, self.on_empty, self.fallback, self.max_batch, self.label,
+                             self.reroute_guard)
 
     # --- settings --------------------------------------------------------------------------------
     @property
@@ -297,12 +301,29 @@ class RoutingPolicy:
         ``MAX_ROUTED_CHARS``, lone surrogates and control characters replaced).
         """
         cleaned, lengths = _cleaned(texts)
-        return _note_truncated(self.strategy.decide(cleaned), lengths)
+        return self._noted(self.strategy.decide(cleaned), lengths)
 
     async def adecide(self, texts: Sequence[str]) -> list[Decision]:
         """:meth:`decide` without blocking the event loop (scoring is micro-batched in a worker thread)."""
         cleaned, lengths = _cleaned(texts)
-        return _note_truncated(await self.strategy.adecide(cleaned), lengths)
+        return self._noted(await self.strategy.adecide(cleaned), lengths)
+
+    def _noted(self, decisions: list[Decision], lengths: Sequence[int | None]) -> list[Decision]:
+        """Decisions with the input cap's and the reroute guard's notes (docs/guard.md)."""
+        out = [d.noted(truncated=n) if n is not None else d for d, n in zip(decisions, lengths, strict=True)]
+        if not self.reroute_guard:
+            return out
+        router = self.resolved_router()
+        explain = getattr(router, "explain", None)
+        if explain is None:
+            return out
+        noted = []
+        for d in out:
+            seen = explain(d.text) if d.text else None
+            if seen is not None and seen[2] is not None:
+                d = d.noted(guard_flag=seen[2], unguarded_probability=round(seen[0], 6))
+            noted.append(d)
+        return noted
 
     def revive(self, decision: Decision | Mapping[str, Any]) -> Decision:
         """A decision made earlier (``batch``), possibly as data (``Decision.to_dict``), ready to run here.
@@ -375,10 +396,6 @@ def _cleaned(texts: Sequence[str]) -> tuple[list[str], list[int | None]]:
         out.append(cleaned)
         lengths.append(length)
     return out, lengths
-
-
-def _note_truncated(decisions: list[Decision], lengths: Sequence[int | None]) -> list[Decision]:
-    return [d.noted(truncated=n) if n is not None else d for d, n in zip(decisions, lengths, strict=True)]
 
 
 def decide_many(pairs: Sequence[tuple[RoutingPolicy, str]]) -> list[Decision | Exception]:

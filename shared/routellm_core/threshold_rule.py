@@ -44,6 +44,7 @@ class ThresholdRule:
     fallback: bool = True
     max_batch: int = 256
     label: str | None = None
+    reroute_guard: bool = False
     _state: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -52,6 +53,8 @@ class ThresholdRule:
         check_mode(self.threshold, self.strong_fraction, self.calibration_prompts)
         if self.threshold is not None:
             object.__setattr__(self, "threshold", check_threshold(self.threshold))
+        if not isinstance(self.reroute_guard, bool):
+            raise InvalidInputError(f"reroute_guard must be true or false, got {self.reroute_guard!r}")
         if self.on_empty not in ON_EMPTY:
             raise InvalidInputError(f"on_empty must be one of {', '.join(ON_EMPTY)}, got {self.on_empty!r}")
         if self.router is None or (isinstance(self.router, str) and not self.router.strip()):
@@ -76,7 +79,12 @@ class ThresholdRule:
     def resolved_router(self) -> Router:
         router = self._state.get("router")
         if router is None:
-            router = self._state["router"] = resolve_router(self.router, self.embedder, self.router_kwargs)
+            router = resolve_router(self.router, self.embedder, self.router_kwargs)
+            if self.reroute_guard:
+                from .guard import guarded
+
+                router = guarded(router)
+            self._state["router"] = router
         return router
 
     def resolved_threshold(self) -> float:

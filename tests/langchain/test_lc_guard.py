@@ -88,3 +88,14 @@ def test_bad_prices_and_a_zero_budget_are_one_error(small_router, prices, budget
     with pytest.raises(ValueError, match=words):
         ChatRouteLLM(models=models, prices=prices, router=small_router,
                      router_models={"a": "gpt-4-1106-preview", "b": "claude-2"}, **settings).invoke("hi")
+
+
+def test_reroute_guard_on_generated_prefixes(small_router, reroute_attack, reroute_gadget):
+    gadget, _, held_out = reroute_gadget
+    attacked = [reroute_attack.apply(gadget, p, "prefix") for p in held_out[:12]]
+    guarded_llm, plain_llm = _llm(small_router, threshold=0.5, reroute_guard=True), _llm(small_router, threshold=0.5)
+    guarded = [guarded_llm.invoke(t).response_metadata["routellm"] for t in attacked]
+    plain = [plain_llm.invoke(t).response_metadata["routellm"] for t in attacked]
+    assert any(m["guard_flag"] for m in guarded)
+    assert all(g["probability"] <= p["probability"] + 1e-9 for g, p in zip(guarded, plain, strict=True))
+    assert sum(m["role"] == "strong" for m in guarded) <= sum(m["role"] == "strong" for m in plain)

@@ -75,3 +75,14 @@ def test_bad_prices_and_a_zero_budget_are_one_error(small_router, prices, budget
     with pytest.raises(InvalidInputError, match=words):
         RouteLLM(models={name: MockLLM() for name in prices}, prices=prices, router=small_router,
                  router_models={"a": "gpt-4-1106-preview", "b": "claude-2"}, **settings)
+
+
+def test_reroute_guard_on_generated_prefixes(small_router, reroute_attack, reroute_gadget):
+    gadget, _, held_out = reroute_gadget
+    attacked = [reroute_attack.apply(gadget, p, "prefix") for p in held_out[:12]]
+    guarded_llm = RouteLLM(strong=MockLLM(), weak=MockLLM(), router=small_router, threshold=0.5, reroute_guard=True)
+    plain_llm = RouteLLM(strong=MockLLM(), weak=MockLLM(), router=small_router, threshold=0.5)
+    guarded = [guarded_llm.complete(t).additional_kwargs["routellm"] for t in attacked]
+    plain = [plain_llm.complete(t).additional_kwargs["routellm"] for t in attacked]
+    assert any(m["guard_flag"] for m in guarded)
+    assert all(g["probability"] <= p["probability"] + 1e-9 for g, p in zip(guarded, plain, strict=True))

@@ -110,3 +110,23 @@ def test_bad_prices_and_a_zero_budget_fail_at_startup(server_config, small_route
     multi.update({"threshold": 0.5} if budget is None else {"budget_per_1k": budget})
     with pytest.raises((ConfigError, ValueError), match=words):
         create_app(build_config({**server_config, "routers": {"mf": str(small_router_path)}, "multi_model": multi}))
+
+
+def test_reroute_guard_flags_generated_prefixes_and_counts_them(make_server, reroute_attack, reroute_gadget):
+    from server_helpers import scrape
+
+    gadget, _, held_out = reroute_gadget
+    server = make_server(reroute_guard=True)
+    attacked = [reroute_attack.apply(gadget, p, "prefix") for p in held_out[:12]]
+    metas = []
+    for text in attacked:
+        response = _post(server, "router-mf-0.5", text)
+        assert response.status_code == 200, response.text
+        metas.append(response.json()["routellm"])
+    flagged = [m for m in metas if m["guard_flag"]]
+    assert flagged and all(m["unguarded_probability"] > m["probability"] for m in flagged)
+    counted = sum(v for (name, labels), v in scrape(server).items() if name == "routellm_reroute_flagged_total")
+    assert counted == len(flagged)
+    plain = make_server()
+    raw = [_post(plain, "router-mf-0.5", t).json()["routellm"]["probability"] for t in attacked]
+    assert all(m["probability"] <= p + 1e-9 for m, p in zip(metas, raw, strict=True))

@@ -230,6 +230,8 @@ def create_app(config: ServerConfig) -> FastAPI:
         metrics.routing_latency.labels(decision.router).observe(seconds)
         if count:  # chat requests per chosen target; /v1/route lookups are not requests to a model
             metrics.routed.labels(decision.router, decision.role).inc()
+            if decision.notes.get("guard_flag"):  # the reroute guard's reason: "<part> raise P by <x>"
+                metrics.reroute_flagged.labels(decision.router, decision.notes["guard_flag"].split(" raise")[0]).inc()
         return policy, decision
 
     # --- endpoints ----------------------------------------------------------------------------

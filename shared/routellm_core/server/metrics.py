@@ -31,6 +31,9 @@ class Metrics:
                                        ["role", "kind"], registry=r)
         self.fallbacks = Counter("routellm_fallbacks", "Requests answered by the other role after a failure",
                                  ["from_role", "to_role"], registry=r)
+        self.reroute_flagged = Counter("routellm_reroute_flagged", "Requests whose leading or trailing text the "
+                                       "reroute guard found raising P(strong wins), by router and the part that did",
+                                       ["router", "part"], registry=r)
         self.in_flight = Gauge("routellm_in_flight_requests", "Chat completions being answered now", registry=r)
 
     def render(self) -> bytes:
