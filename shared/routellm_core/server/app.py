@@ -28,6 +28,7 @@ from ..decision import Decision
 from ..inputs import has_lone_surrogates
 from ..policy import RoutingPolicy
 from .answers import READER, STREAM_READER
+from .caps import SpendCaps
 from .config import ServerConfig
 from .errors import APIError, bad_request, error_body
 from .metrics import Metrics
@@ -144,6 +145,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         pool.warm_up()
     metrics = Metrics()
     upstreams = Upstreams(config, metrics)
+    caps = SpendCaps(config.caps, metrics) if config.caps else None  # spend caps per client key (caps.py)
     keys = [k.get_secret_value().encode() for k in config.api_keys]
 
     @asynccontextmanager
@@ -151,6 +153,8 @@ def create_app(config: ServerConfig) -> FastAPI:
         yield
         await pool.close()
         await upstreams.aclose()
+        if caps:
+            await caps.aclose()
 
     app = FastAPI(title="RouteLLM routing server", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
@@ -272,6 +276,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         req = _validated(ChatRequest, data)
         assert isinstance(req, ChatRequest)
         policy, decision = await decide(req.model, prompt_from_messages(data["messages"]), count=True)
+        decision, cap = await caps.for_request(request, decision) if caps else (decision, None)
         call = _ChatCall(policy, decision, data, upstreams, metrics)
         metrics.in_flight.inc()
         handed_over = False
@@ -279,8 +284,10 @@ def create_app(config: ServerConfig) -> FastAPI:
             if req.stream:
                 response = await call.stream()
                 handed_over = True  # the stream's end lowers in_flight
-                return response
-            return await call.complete()
+            else:
+                response = await call.complete()
+            response.headers.update(cap.headers() if cap else {})
+            return response
         except UpstreamClientError as exc:
             return JSONResponse(exc.body, exc.status, headers=decision_headers(decision.metadata(), answered=False))
         finally:

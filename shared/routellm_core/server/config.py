@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from .caps import CapsConfig
 from .errors import ConfigError
 
 Role = Literal["strong", "weak"]
@@ -215,6 +216,7 @@ class ServerConfig(BaseModel):
     multi_model: MultiModelConfig | None = Field(None, description="routing among several priced models")
     cascade: CascadeConfig | None = Field(None, description="serve the model names cascade / cascade-<t>")
     online: dict[str, OnlineConfig] = Field(default_factory=dict, description="model name -> online threshold")
+    caps: CapsConfig | None = Field(None, description="spend caps per client key and window (server/caps.py)")
     reroute_guard: bool = Field(False, description="route strong/weak requests with the reroute guard (docs/guard.md)")
 
     @model_validator(mode="before")
