@@ -132,10 +132,10 @@ class RoutingFields(BaseModel):
 
     router: Any = "mf"
     """A router name (``"mf"``, ``"sw_ranking"``, ``"random"``...), a checkpoint directory, or a Router."""
-    threshold: float | None = None
+    threshold: float | None = Field(default=None, strict=True)
     """Route to the strong model iff P(strong wins) >= threshold (many models: a pricier model is needed
     over a cheaper one iff P(it wins) >= threshold)."""
-    strong_fraction: float | None = None
+    strong_fraction: float | None = Field(default=None, strict=True)
     """Instead of a threshold: the share of ``calibration_prompts`` that should go to the strong model."""
     calibration_prompts: list[str] | None = None
     route_on: Any = "last_user"
@@ -159,15 +159,21 @@ class RoutingFields(BaseModel):
     """With ``models``: the model each name stands for in the router (``{"local": "mistral-7b-instruct"}``)."""
     output_tokens: int | dict[str, int] | None = None
     """With ``models``: expected answer length in tokens (one number or per model; default 300), for the cost."""
-    top_fraction: float | None = None
+    top_fraction: float | None = Field(default=None, strict=True)
     """With ``models``: the share of ``calibration_prompts`` on the most expensive model (instead of a threshold)."""
-    budget_per_1k: float | None = None
+    budget_per_1k: float | None = Field(default=None, strict=True)
     """With ``models``: USD per 1,000 calls on ``calibration_prompts`` (instead of a threshold)."""
     explore: float | None = None
     """Opt-in exploration: this share of calls (< 0.5) goes to the other model at random, so feedback also
     covers it (billed like any call; the metadata says ``explored`` and the ``propensity``)."""
     feedback: Any = Field(default=None, exclude=True)
     """Where ``record_feedback`` stores scores: a ``FeedbackStore``, a SQLite path or a SQLAlchemy URL."""
+    online_window: int | None = None
+    """With ``strong_fraction``: keep the strong share of every ``online_window`` consecutive decisions within
+    ``strong_fraction`` +- 0.05 while traffic drifts (the online threshold, docs/guard.md)."""
+    reroute_guard: bool = False
+    """Route on the more conservative score of the prompt with and without its leading and trailing
+    sentences, so added text cannot move a decision (docs/guard.md)."""
     routes_dict_keys: ClassVar[bool] = False
     """Whether ``route_on`` may name a key of dict inputs (RouteLLMRunnable)."""
     policy: Any = Field(default=None, exclude=True)
@@ -209,7 +215,8 @@ class RoutingFields(BaseModel):
             embedder=None if self.embeddings is None else router_embedder(self.embeddings),
             route_on=route_on, on_empty=self.on_empty, fallback=self.fallback, candidates=candidates,
             top_fraction=self.top_fraction, budget_per_1k=self.budget_per_1k, cascade=self.cascade,
-            explore=self.explore or 0.0, feedback=self.feedback)
+            explore=self.explore or 0.0, feedback=self.feedback, online_window=self.online_window,
+            reroute_guard=self.reroute_guard)
         return self
 
     def record_feedback(self, answer: Any, score: Any, prompt: str | None = None) -> Any:

@@ -126,3 +126,50 @@ def feature_scorer(graded_answers):
     from routellm_core.cascade.scorer import AnswerScorer
 
     return AnswerScorer(use_embeddings=False, l2=16.0).fit(graded_answers[::3])
+
+
+@pytest.fixture(scope="session")
+def drift_stream():
+    """A drifting stream for ``word_count_router`` (P = words / 20): 60 short prompts (1-6 words),
+    60 long ones (10-19 words), 60 short again, and 50 short calibration prompts like the first part."""
+    import random
+
+    rng = random.Random(25)
+    vocab = ["apple", "river", "prove", "sum", "list", "graph", "why", "cold", "prime", "code", "tree", "loop"]
+
+    def prompts(n: int, low: int, high: int) -> list[str]:
+        return [" ".join(rng.choice(vocab) for _ in range(rng.randint(low, high))) + f" #{i}" for i in range(n)]
+
+    stream = prompts(60, 1, 6) + prompts(60, 10, 19) + prompts(60, 1, 6)
+    return {"prompts": stream, "calibration": prompts(50, 1, 6), "fraction": 0.3, "window": 40}
+
+
+
+@pytest.fixture(scope="session")
+def reroute_attack():
+    """benchmarks/reroute_attack.py (the project's attack generator), imported from its file."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "reroute_attack.py"
+    spec = importlib.util.spec_from_file_location("reroute_attack", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def reroute_gadget(reroute_attack, small_router, data_dir):
+    """A 12-word prefix searched against ``small_router`` to raise P(strong wins), and the prompts.
+
+    Returns (gadget words, 8 search prompts, 30 held-out Arena-Hard prompts)."""
+    import random
+
+    from routellm_core.data.arena import arena_hard_questions
+
+    prompts = [q.prompt for q in arena_hard_questions(data_dir)]
+    random.Random(1).shuffle(prompts)
+    search, held_out = prompts[:8], prompts[8:38]
+    vocab = reroute_attack.vocabulary(prompts, size=150)
+    gadget, _ = reroute_attack.search(small_router.predict_proba, search, vocab, words=12, rounds=1, candidates=8)
+    return gadget, search, held_out

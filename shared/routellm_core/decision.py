@@ -23,7 +23,15 @@ METADATA_FIELDS = (
     "decision_id", "kind", "routed_model", "top_model", "candidates",
     "cascade", "first_role", "answer_p_inadequate", "escalate_threshold", "escalated", "cascade_skipped",
     "calls", "wasted_calls", "explored", "propensity",
+    "online_share", "online_forced", "guard_flag", "unguarded_probability", "truncated",
 )
+# Keys the wrappers around a strategy fill (docs/guard.md): the online threshold (``online_share``:
+# realised strong share of the last window before this decision; ``online_forced``: "strong"/"weak"
+# when the window bound, not the score, chose the role), the reroute guard (``guard_flag``: why it
+# flagged the text; ``unguarded_probability``: the whole text's score, when the guard routed on a lower
+# one, then in ``probability``) and the input cap (``truncated``:
+# the routed text's length in characters before head-and-tail truncation). None when not applicable.
+NOTE_FIELDS = ("online_share", "online_forced", "guard_flag", "unguarded_probability", "truncated")
 # The cascade's own keys (None for other kinds).
 CASCADE_FIELDS = ("cascade", "first_role", "answer_p_inadequate", "escalate_threshold", "escalated", "cascade_skipped",
                   "calls", "wasted_calls")
@@ -116,6 +124,14 @@ class Decision:
     propensity: float | None = None  # ... and the probability of the target it got
     text: str = field(default="", repr=False, compare=False)
     id: str = field(default_factory=new_id, compare=False)
+    notes: Mapping[str, Any] = field(default_factory=dict, compare=False)  # NOTE_FIELDS set by wrappers
+
+    def noted(self, **notes: Any) -> Decision:
+        """This decision with more :data:`NOTE_FIELDS` set (an unknown key is a programming error)."""
+        unknown = set(notes) - set(NOTE_FIELDS)
+        if unknown:
+            raise KeyError(f"not a decision note: {', '.join(sorted(unknown))}")
+        return self.replace(notes={**self.notes, **notes})
 
     @classmethod
     def pair(cls, role: str, probability: float, threshold: float, router: str, fallback: bool = True) -> Decision:
@@ -147,7 +163,7 @@ class Decision:
                 "threshold": self.threshold, "router": self.router, "fallback": self.fallback,
                 "top_model": self.top_model, "candidates": [c.to_dict() for c in self.candidates],
                 "escalate_to": self.escalate_to, "explored": self.explored, "propensity": self.propensity,
-                "text": self.text, "id": self.id}
+                "text": self.text, "id": self.id, "notes": dict(self.notes)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Decision:
@@ -215,4 +231,5 @@ class Decision:
         else:
             meta.update({k: None for k in CASCADE_FIELDS})
         meta.update(explored=self.explored, propensity=self.propensity)
+        meta.update({k: self.notes.get(k) for k in NOTE_FIELDS})
         return meta

@@ -30,6 +30,7 @@ Rules chosen where the front-ends used to disagree (see docs/configuration.md):
 from __future__ import annotations
 
 import math
+import numbers
 import random
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from typing import Any
 from .decision import METADATA_FIELDS, Attempt, Decision, Kind, error_text, flat_metadata
 from .errors import InvalidInputError, RouteLLMError
 from .executor import AnswerReader, Executor
+from .inputs import clean_text
 from .router_spec import RouterSpec, calibrated_threshold, callable_embedder, check_mode, resolve_router
 from .routers.base import Router, check_threshold, scoring_lock
 from .threshold_rule import ThresholdRule, other_role
@@ -114,11 +116,20 @@ class RoutingPolicy:
     cascade: Any = None
     explore: float = 0.0
     feedback: Any = None
+    online_window: int | None = None
+    reroute_guard: bool = False
     _state: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        for name in ("threshold", "strong_fraction", "top_fraction", "budget_per_1k"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+                raise InvalidInputError(f"{name} must be a number, got {type(value).__name__} {value!r}")
         prompts = self.calibration_prompts
-        object.__setattr__(self, "calibration_prompts", tuple(prompts or ()) if not isinstance(prompts, str) else prompts)
+        prompts = tuple(prompts or ()) if not isinstance(prompts, str) else prompts
+        if isinstance(prompts, tuple):
+            prompts = tuple(clean_text(p)[0] if isinstance(p, str) else p for p in prompts)
+        object.__setattr__(self, "calibration_prompts", prompts)
         object.__setattr__(self, "route_on", check_route_on(self.route_on))
         self._state["strategy"] = self._build_strategy()
         rate = self.explore
@@ -133,10 +144,24 @@ class RoutingPolicy:
             object.__setattr__(self, "feedback", recorder)
 
     def _build_strategy(self) -> Any:
+        strategy = self._base_strategy()
+        if self.online_window is not None:
+            from .online import OnlineThreshold
+
+            if not isinstance(strategy, ThresholdRule):
+                raise InvalidInputError("online_window keeps a strong share: it applies to a strong/weak pair with "
+                                        "strong_fraction (not to candidates or a cascade)")
+            strategy = OnlineThreshold(strategy, self.online_window)
+        return strategy
+
+    def _base_strategy(self) -> Any:
         kind = _kind(self.candidates, self.cascade)
         if kind == "price":
             from .multi_model import MultiModelPolicy
 
+            if self.reroute_guard:
+                raise InvalidInputError("reroute_guard applies to a strong/weak pair (threshold or strong_fraction), "
+                                        "not to routing among many models")
             if self.strong_fraction is not None:
                 raise InvalidInputError("routing among many models has no strong share: use top_fraction, "
                                         "budget_per_1k or threshold")
@@ -157,7 +182,8 @@ class RoutingPolicy:
 
     def _threshold_rule(self) -> ThresholdRule:
         return ThresholdRule(self.router, self.threshold, self.strong_fraction, self.calibration_prompts, self.embedder,
-                             self.router_kwargs, self.on_empty, self.fallback, self.max_batch, self.label)
+                             self.router_kwargs, self.on_empty, self.fallback, self.max_batch, self.label,
+                             self.reroute_guard)
 
     # --- settings --------------------------------------------------------------------------------
     @property
@@ -175,6 +201,8 @@ class RoutingPolicy:
         strategy = self.strategy
         if isinstance(strategy, ThresholdRule):
             return strategy
+        if self.online_window is not None:
+            return None  # the online threshold decides every prompt itself
         routing = getattr(strategy, "routing", None)
         return routing if isinstance(routing, ThresholdRule) else None
 
@@ -205,7 +233,7 @@ class RoutingPolicy:
             return self
         changes: dict[str, Any] = {}
         if threshold is not None:
-            changes.update(threshold=check_threshold(threshold), strong_fraction=None, top_fraction=None,
+            changes.update(threshold=check_threshold(threshold), strong_fraction=None, top_fraction=None, online_window=None,
                            budget_per_1k=None)
         if strong_fraction is not None:
             changes.update(threshold=None, strong_fraction=strong_fraction)
@@ -242,7 +270,7 @@ class RoutingPolicy:
                 "fallback": self.fallback, "max_batch": self.max_batch, "label": self.label,
                 "candidates": self.candidates, "top_fraction": self.top_fraction,
                 "budget_per_1k": self.budget_per_1k, "cascade": self.cascade, "explore": self.explore,
-                "feedback": self.feedback}
+                "feedback": self.feedback, "online_window": self.online_window, "reroute_guard": self.reroute_guard}
 
     # --- resolution (lazy, cached) ---------------------------------------------------------------
     def resolved_router(self) -> Router:
@@ -258,7 +286,7 @@ class RoutingPolicy:
     def resolved_threshold(self) -> float:
         """The prompt threshold given, or the one calibrated on ``calibration_prompts``."""
         strategy = self.strategy
-        if hasattr(strategy, "names"):
+        if hasattr(strategy, "names") or self.online_window is not None:
             return strategy.resolved_threshold()
         rule = self.prompt_rule
         return math.nan if rule is None else rule.resolved_threshold()
@@ -280,12 +308,35 @@ class RoutingPolicy:
 
     # --- decisions -------------------------------------------------------------------------------
     def decide(self, texts: Sequence[str]) -> list[Decision]:
-        """One decision per text, from one router call (pair: strong iff P(strong wins) >= threshold)."""
-        return self._explored(self.strategy.decide(texts))
+        """One decision per text, from one router call (pair: strong iff P(strong wins) >= threshold).
+
+        Texts are cleaned and capped first (:mod:`routellm_core.inputs`: head-and-tail truncation past
+        ``MAX_ROUTED_CHARS``, lone surrogates and control characters replaced).
+        """
+        cleaned, lengths = _cleaned(texts)
+        return self._explored(self._noted(self.strategy.decide(cleaned), lengths))
 
     async def adecide(self, texts: Sequence[str]) -> list[Decision]:
         """:meth:`decide` without blocking the event loop (scoring is micro-batched in a worker thread)."""
-        return self._explored(await self.strategy.adecide(texts))
+        cleaned, lengths = _cleaned(texts)
+        return self._explored(self._noted(await self.strategy.adecide(cleaned), lengths))
+
+    def _noted(self, decisions: list[Decision], lengths: Sequence[int | None]) -> list[Decision]:
+        """Decisions with the input cap's and the reroute guard's notes (docs/guard.md)."""
+        out = [d.noted(truncated=n) if n is not None else d for d, n in zip(decisions, lengths, strict=True)]
+        if not self.reroute_guard:
+            return out
+        router = self.resolved_router()
+        explain = getattr(router, "explain", None)
+        if explain is None:
+            return out
+        noted = []
+        for d in out:
+            seen = explain(d.text) if d.text else None
+            if seen is not None and seen[2] is not None:
+                d = d.noted(guard_flag=seen[2], unguarded_probability=round(seen[0], 6))
+            noted.append(d)
+        return noted
 
     def _explored(self, decisions: list[Decision]) -> list[Decision]:
         """With ``explore``: flip each decision with that probability, recording the propensity.
@@ -375,6 +426,20 @@ class RoutingPolicy:
         return decision.metadata(role, model, error)
 
 
+def _cleaned(texts: Sequence[str]) -> tuple[list[str], list[int | None]]:
+    """The texts as routers may score them (checked: a list of str), and each original length if truncated."""
+    if isinstance(texts, str):
+        raise InvalidInputError("decide() takes a list of texts, not a single string")
+    out, lengths = [], []
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise InvalidInputError(f"text {i} is {type(text).__name__}, expected str")
+        cleaned, length = clean_text(text)
+        out.append(cleaned)
+        lengths.append(length)
+    return out, lengths
+
+
 def decide_many(pairs: Sequence[tuple[RoutingPolicy, str]]) -> list[Decision | Exception]:
     """Decisions for (policy, text) pairs that may differ per item (batch calls with per-item overrides).
 
@@ -388,6 +453,7 @@ def decide_many(pairs: Sequence[tuple[RoutingPolicy, str]]) -> list[Decision | E
         try:
             if not isinstance(text, str):
                 raise InvalidInputError(f"text {i} is {type(text).__name__}, expected str")
+            text, _ = clean_text(text)
             rule = policy.strategy
             if not isinstance(rule, ThresholdRule):
                 results[i] = policy.decide([text])[0]

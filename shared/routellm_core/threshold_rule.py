@@ -44,6 +44,7 @@ class ThresholdRule:
     fallback: bool = True
     max_batch: int = 256
     label: str | None = None
+    reroute_guard: bool = False
     _state: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -52,6 +53,8 @@ class ThresholdRule:
         check_mode(self.threshold, self.strong_fraction, self.calibration_prompts)
         if self.threshold is not None:
             object.__setattr__(self, "threshold", check_threshold(self.threshold))
+        if not isinstance(self.reroute_guard, bool):
+            raise InvalidInputError(f"reroute_guard must be true or false, got {self.reroute_guard!r}")
         if self.on_empty not in ON_EMPTY:
             raise InvalidInputError(f"on_empty must be one of {', '.join(ON_EMPTY)}, got {self.on_empty!r}")
         if self.router is None or (isinstance(self.router, str) and not self.router.strip()):
@@ -76,7 +79,12 @@ class ThresholdRule:
     def resolved_router(self) -> Router:
         router = self._state.get("router")
         if router is None:
-            router = self._state["router"] = resolve_router(self.router, self.embedder, self.router_kwargs)
+            router = resolve_router(self.router, self.embedder, self.router_kwargs)
+            if self.reroute_guard:
+                from .guard import guarded
+
+                router = guarded(router)
+            self._state["router"] = router
         return router
 
     def resolved_threshold(self) -> float:
@@ -113,15 +121,29 @@ class ThresholdRule:
         scored = iter(probs)
         return [self.decision(t, float(next(scored)) if t.strip() else math.nan, threshold, name) for t in texts]
 
-    def decide(self, texts: Sequence[str]) -> list[Decision]:
-        """One decision per text, from one router call."""
+    def score(self, texts: Sequence[str]) -> tuple[list[str], list[float], Router]:
+        """The checked texts, P(strong wins) of each non-empty one (one router call), and the router."""
         texts = checked_texts(texts, self.on_empty)
         router = self.resolved_router()
-        threshold = self.resolved_threshold()
         scored = [t for t in texts if t.strip()]
         with scoring_lock(router):
-            probs: Sequence[float] = list(router.predict_proba(scored)) if scored else []
-        return self._decisions(texts, probs, threshold, self.name(router))
+            probs = [float(p) for p in router.predict_proba(scored)] if scored else []
+        return texts, probs, router
+
+    async def ascore(self, texts: Sequence[str]) -> tuple[list[str], list[float], Router]:
+        """:meth:`score` without blocking the event loop (micro-batched with concurrent calls)."""
+        texts = checked_texts(texts, self.on_empty)
+        if not self.resolved:
+            await asyncio.to_thread(self.resolve)  # loading and calibrating are slow: off the loop
+        router = self.resolved_router()
+        scored = [t for t in texts if t.strip()]
+        probs = [float(p) for p in await score_async(router, scored, self.max_batch)] if scored else []
+        return texts, probs, router
+
+    def decide(self, texts: Sequence[str]) -> list[Decision]:
+        """One decision per text, from one router call."""
+        texts, probs, router = self.score(texts)
+        return self._decisions(texts, probs, self.resolved_threshold(), self.name(router))
 
     async def adecide(self, texts: Sequence[str]) -> list[Decision]:
         """:meth:`decide` without blocking the event loop.
@@ -129,10 +151,5 @@ class ThresholdRule:
         Scoring runs in one worker thread; texts from concurrent calls on the same router that
         arrive while it is busy are scored together in the next router call (micro-batching).
         """
-        texts = checked_texts(texts, self.on_empty)
-        if not self.resolved:
-            await asyncio.to_thread(self.resolve)  # loading and calibrating are slow: off the loop
-        router, threshold = self.resolved_router(), self.resolved_threshold()
-        scored = [t for t in texts if t.strip()]
-        probs = await score_async(router, scored, self.max_batch) if scored else []
-        return self._decisions(texts, probs, threshold, self.name(router))
+        texts, probs, router = await self.ascore(texts)
+        return self._decisions(texts, probs, self.resolved_threshold(), self.name(router))

@@ -26,8 +26,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..decision import Decision
 from ..errors import RouteLLMError
+from ..inputs import has_lone_surrogates
 from ..policy import RoutingPolicy
 from .answers import READER, STREAM_READER
+from .caps import SpendCaps
 from .config import ServerConfig
 from .errors import APIError, bad_request, error_body
 from .metrics import Metrics
@@ -151,6 +153,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         pool.warm_up()
     metrics = Metrics()
     upstreams = Upstreams(config, metrics)
+    caps = SpendCaps(config.caps, metrics) if config.caps else None  # spend caps per client key (caps.py)
     keys = [k.get_secret_value().encode() for k in config.api_keys]
 
     @asynccontextmanager
@@ -158,6 +161,8 @@ def create_app(config: ServerConfig) -> FastAPI:
         yield
         await pool.close()
         await upstreams.aclose()
+        if caps:
+            await caps.aclose()
 
     app = FastAPI(title="RouteLLM routing server", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
@@ -226,6 +231,9 @@ def create_app(config: ServerConfig) -> FastAPI:
             raise bad_request("request body is nested too deeply") from None
         if not isinstance(data, dict):
             raise bad_request(f"request body must be a JSON object, got {type(data).__name__}")
+        if has_lone_surrogates(raw, data):
+            raise bad_request("request body holds a lone surrogate escape (\\ud800-\\udfff without its pair): "
+                              "not valid Unicode text")
         return data
 
     async def decide(model: str, prompt: str, count: bool) -> tuple[RoutingPolicy, Decision]:
@@ -234,6 +242,8 @@ def create_app(config: ServerConfig) -> FastAPI:
         metrics.routing_latency.labels(decision.router).observe(seconds)
         if count:  # chat requests per chosen target; /v1/route lookups are not requests to a model
             metrics.routed.labels(decision.router, decision.role).inc()
+            if decision.notes.get("guard_flag"):  # the reroute guard's reason: "<part> raise P by <x>"
+                metrics.reroute_flagged.labels(decision.router, decision.notes["guard_flag"].split(" raise")[0]).inc()
         return policy, decision
 
     # --- endpoints ----------------------------------------------------------------------------
@@ -290,6 +300,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         req = _validated(ChatRequest, data)
         assert isinstance(req, ChatRequest)
         policy, decision = await decide(req.model, prompt_from_messages(data["messages"]), count=True)
+        decision, cap = await caps.for_request(request, decision) if caps else (decision, None)
         call = _ChatCall(policy, decision, data, upstreams, metrics)
         metrics.in_flight.inc()
         handed_over = False
@@ -297,8 +308,10 @@ def create_app(config: ServerConfig) -> FastAPI:
             if req.stream:
                 response = await call.stream()
                 handed_over = True  # the stream's end lowers in_flight
-                return response
-            return await call.complete()
+            else:
+                response = await call.complete()
+            response.headers.update(cap.headers() if cap else {})
+            return response
         except UpstreamClientError as exc:
             return JSONResponse(exc.body, exc.status, headers=decision_headers(decision.metadata(), answered=False))
         finally:

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from ..routers.base import Role
+from .caps import CapsConfig
 from .errors import ConfigError
 
 ROLES: tuple[Role, Role] = ("strong", "weak")
@@ -186,6 +187,18 @@ class FeedbackConfig(BaseModel):
                                                            "at random, for unbiased feedback (billed as usual)")
 
 
+class OnlineConfig(BaseModel):
+    """A model name served by the online threshold (docs/guard.md): every ``online_window`` consecutive
+    requests of one replica keep a strong share within ``strong_fraction`` +- 0.05."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    router: str = Field(description="key of a router in routers")
+    strong_fraction: float = Field(ge=0, le=1, description="the strong share to keep")
+    online_window: int = Field(300, ge=20, description="decisions per window")
+    calibration_prompts: list[str] = Field(min_length=1, description="prompts for the starting threshold")
+
+
 class ServerConfig(BaseModel):
     """Everything ``create_app`` needs."""
 
@@ -213,6 +226,9 @@ class ServerConfig(BaseModel):
     multi_model: MultiModelConfig | None = Field(None, description="routing among several priced models")
     cascade: CascadeConfig | None = Field(None, description="serve the model names cascade / cascade-<t>")
     feedback: FeedbackConfig | None = Field(None, description="accept POST /v1/feedback and store it")
+    online: dict[str, OnlineConfig] = Field(default_factory=dict, description="model name -> online threshold")
+    caps: CapsConfig | None = Field(None, description="spend caps per client key and window (server/caps.py)")
+    reroute_guard: bool = Field(False, description="route strong/weak requests with the reroute guard (docs/guard.md)")
 
     @model_validator(mode="before")
     @classmethod
@@ -246,6 +262,12 @@ class ServerConfig(BaseModel):
             raise ValueError(f"multi_model.router {self.multi_model.router!r} is not in routers ({', '.join(self.routers)})")
         if self.cascade is not None and self.cascade.router is not None and self.cascade.router not in self.routers:
             raise ValueError(f"cascade.router {self.cascade.router!r} is not in routers ({', '.join(self.routers)})")
+        for name, online in self.online.items():
+            if online.router not in self.routers:
+                raise ValueError(f"online model {name!r} names router {online.router!r}, which is not in routers "
+                                 f"({', '.join(self.routers)})")
+            if not self.has_pair:
+                raise ValueError(f"online model {name!r} routes between strong and weak: add both upstreams")
         if self.api_keys_env:
             raw = _env_secret(self.api_keys_env, "api_keys_env").get_secret_value()
             self.api_keys = self.api_keys + [SecretStr(k.strip()) for k in raw.split(",") if k.strip()]

@@ -33,6 +33,14 @@ class Metrics:
                                  ["from_role", "to_role"], registry=r)
         self.feedback = Counter("routellm_feedback", "Feedback scores stored, by the role that had answered",
                                 ["role"], registry=r)
+        self.reroute_flagged = Counter("routellm_reroute_flagged", "Requests whose leading or trailing text the "
+                                       "reroute guard found raising P(strong wins), by router and the part that did",
+                                       ["router", "part"], registry=r)
+        self.caps_calls = Counter("routellm_caps_strong_calls", "Strong decisions by what the spend cap did "
+                                  "(ok, weak: rerouted, 429)", ["result"], registry=r)
+        self.caps_redis_fallbacks = Counter("routellm_caps_redis_fallbacks", "Times the spend caps lost Redis and "
+                                            "fell back to this replica's local counters (warning)", registry=r)
+        self.caps_redis_up = Gauge("routellm_caps_redis_up", "1 while the spend caps count in Redis", registry=r)
         self.in_flight = Gauge("routellm_in_flight_requests", "Chat completions being answered now", registry=r)
 
     def render(self) -> bytes:

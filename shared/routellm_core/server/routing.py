@@ -77,6 +77,21 @@ class RouterPool:
         self.feedback = self._feedback()
         self.multi = self._multi_policy()
         self.cascade = self._cascade_policy()
+        self.online = self._online_policies()
+
+    def _online_policies(self) -> dict[str, RoutingPolicy]:
+        """One online-threshold policy per configured name, kept for the server's life (it holds the window)."""
+        out = {}
+        for name, online in self.config.online.items():
+            try:
+                out[name] = RoutingPolicy(self.routers[online.router], strong_fraction=online.strong_fraction,
+                                          calibration_prompts=tuple(online.calibration_prompts),
+                                          online_window=online.online_window, fallback=self.config.fallback,
+                                          max_batch=self.config.max_batch, label=online.router,
+                                          reroute_guard=self.config.reroute_guard).resolve()
+            except RouteLLMError as exc:
+                raise ConfigError(f"online model {name!r}: {exc}") from None
+        return out
 
     def _feedback(self) -> Any:
         """The recorder every policy of this server remembers its answers in (None: no feedback endpoint)."""
@@ -147,13 +162,15 @@ class RouterPool:
             names += [CASCADE_MODEL, f"{CASCADE_MODEL}-{self.cascade.strategy.resolved_threshold():g}"]
         if self.config.multi_model is not None:
             names.append(self.config.multi_model.name)
-        return names
+        return names + list(self.online)
 
     def policy(self, model: Any) -> RoutingPolicy:
         """The policy a ``model`` field selects; a name that selects none is a 400 naming the problem."""
         multi = self.config.multi_model
         if self.multi is not None and multi is not None and model == multi.name:
             return self.multi
+        if isinstance(model, str) and model in self.online:
+            return self.online[model]
         if self.cascade is not None and isinstance(model, str) and \
                 (model == CASCADE_MODEL or model.startswith(CASCADE_MODEL + "-")):
             return self._cascade_for(model)
@@ -168,7 +185,7 @@ class RouterPool:
         except ModelNameError as exc:
             raise bad_request(str(exc), param="model", code=exc.code) from None
         return RoutingPolicy(self.routers[key], threshold=threshold, max_batch=self.config.max_batch, label=key,
-                             **self._pair_options)
+                             reroute_guard=self.config.reroute_guard, **self._pair_options)
 
     def _cascade_for(self, model: str) -> RoutingPolicy:
         """``cascade`` as configured, or ``cascade-<t>`` with escalate threshold t (the scorer is shared)."""
