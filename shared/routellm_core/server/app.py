@@ -28,6 +28,7 @@ from ..decision import Decision
 from ..errors import RouteLLMError
 from ..policy import RoutingPolicy
 from .answers import READER, STREAM_READER
+from .capacity import CapacityCollector
 from .config import ServerConfig
 from .errors import APIError, bad_request, error_body
 from .metrics import Metrics
@@ -150,6 +151,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     if config.warmup:
         pool.warm_up()
     metrics = Metrics()
+    metrics.registry.register(CapacityCollector(pool.queue, pool.caches))  # queue depth, decision-cache hit rate
     upstreams = Upstreams(config, metrics)
     keys = [k.get_secret_value().encode() for k in config.api_keys]
 
