@@ -16,6 +16,8 @@ at rising rates and reports the highest rate at which the added p99 stays <= ``-
     .venv/bin/python benchmarks/load_test.py --requests 200 --concurrency 16 --router PATH
     # Ray Serve, 1 vs 2 replicas (saturation throughput, upstreams answering at once)
     .venv/bin/python benchmarks/load_test.py --router mf --ray-replicas 1 2 --concurrency 64 --requests 600
+    # Ray Serve's own overhead: the plain server, then 1 replica, at concurrency 16 with 1 s upstreams
+    .venv/bin/python benchmarks/load_test.py --router mf --with-plain --ray-replicas 1 --concurrency 16 --upstream-latency 1
 
 ``--json PATH`` writes the report; its top-level ``added_p50_ms``, ``added_p99_ms`` and ``errors``
 are those of concurrency 64 (or of the only/highest concurrency run), and ``levels`` holds one
@@ -229,6 +231,7 @@ class Bench:
     def __init__(self, args: argparse.Namespace, prompts: list[str], urls: tuple[str, str, str]) -> None:
         self.args, self.prompts, (self.strong_url, self.weak_url, self.server_url) = args, prompts, urls
         self.used = 0
+        self.ray = False
 
     def bodies(self, n: int) -> tuple[list[tuple[str, dict]], list[tuple[str, dict]]]:
         """``n`` direct and ``n`` routed requests on the next ``n`` unused prompts (``--stream-fraction`` stream)."""
@@ -270,6 +273,8 @@ class Bench:
         after = scrape_routing(f"{self.server_url}/metrics")
         count = after["routing_decisions"] - before["routing_decisions"]
         seconds = after["routing_seconds"] - before["routing_seconds"]
+        if self.ray:  # each replica has its own /metrics and a scrape reaches any one: no server-side figures
+            count, seconds = 0, 0.0
         extra = added(direct, routed)
         return {**head, "added_p50_ms": extra.get("p50"), "added_p99_ms": extra.get("p99"),
                 "errors": direct["errors"] + routed["errors"], "added_latency_ms": extra,
@@ -319,6 +324,7 @@ def run_variant(args: argparse.Namespace, router_path: str, threshold: float, pr
             server, server_url = start_server(config_path, env, Path(tmp) / "server.log", extra)
             procs.append(server)
             bench = Bench(args, prompts, (strong_url, weak_url, server_url))
+            bench.ray = bool(extra)
             warm_direct, warm_routed = bench.bodies(16)
             asyncio.run(run_phase(warm_routed + warm_direct, 8, args.timeout))
             levels = {str(c): bench.level(c, max(args.requests, 2 * c) if c > 1 else max(1, args.requests // 4))
@@ -367,6 +373,8 @@ def main() -> int:
     parser.add_argument("--p99-budget-ms", type=float, default=100.0)
     parser.add_argument("--ray-replicas", type=int, nargs="+", default=None, metavar="N",
                         help="serve through Ray Serve with N replicas (several values: compare them); needs [ray]")
+    parser.add_argument("--with-plain", action="store_true",
+                        help="with --ray-replicas: run the plain server first, to compare against it")
     parser.add_argument("--timeout", type=float, default=60.0, help="per-request client timeout, seconds")
     parser.add_argument("--json", help="also write the report to this file")
     args = parser.parse_args()
@@ -382,6 +390,8 @@ def main() -> int:
     levels_n = sum(max(args.requests, 2 * c) for c in args.concurrency)
     total = 16 + levels_n + (int(sum(args.rates) * args.capacity_seconds) + len(args.rates) if args.capacity else 0)
     variants = [[]] if not args.ray_replicas else [["--ray", "--replicas", str(n)] for n in args.ray_replicas]
+    if args.ray_replicas and args.with_plain:
+        variants.insert(0, [])
     prompts = load_prompts(total * len(variants))
     router = load_router(router_path, cache=False)
     use_memory_embedder(router)  # as the server does: these prompts stay out of the disk cache
