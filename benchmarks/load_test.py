@@ -318,7 +318,8 @@ def run_variant(args: argparse.Namespace, router_path: str, threshold: float, pr
             config = {"strong": {"base_url": strong_url, "model": "strong-model", "timeout": 30 + args.upstream_latency},
                       "weak": {"base_url": weak_url, "model": "weak-model", "timeout": 30 + args.upstream_latency},
                       "routers": {"mf": router_path}, "aliases": {"bench": {"router": "mf", "threshold": threshold}},
-                      **({"decision_cache": args.decision_cache} if args.decision_cache else {})}
+                      **({"decision_cache": args.decision_cache} if args.decision_cache else {}),
+                      **({"scoring_workers": args.scoring_workers} if args.scoring_workers else {})}
             config_path = Path(tmp) / "server.json"
             config_path.write_text(json.dumps(config))
             server, server_url = start_server(config_path, env, Path(tmp) / "server.log", extra)
@@ -364,6 +365,8 @@ def main() -> int:
     parser.add_argument("--router", help="router checkpoint or name (default: a small cached MF router)")
     parser.add_argument("--strong-fraction", type=float, default=0.5,
                         help="threshold calibrated so this share of the prompts goes to the strong model")
+    parser.add_argument("--scoring-workers", type=int, default=None,
+                        help="the server's scoring_workers (default: its cores); 1 is the old one-thread server")
     parser.add_argument("--decision-cache", type=int, default=0, help="the server's decision_cache (0: off)")
     parser.add_argument("--capacity", action="store_true",
                         help="also find the highest open-loop rate at which the added p99 stays within budget")
