@@ -328,7 +328,7 @@ def run_variant(args: argparse.Namespace, router_path: str, threshold: float, pr
             bench.ray = bool(extra)
             warm_direct, warm_routed = bench.bodies(16)
             asyncio.run(run_phase(warm_routed + warm_direct, 8, args.timeout))
-            levels = {str(c): bench.level(c, max(args.requests, 2 * c) if c > 1 else max(1, args.requests // 4))
+            levels = {str(c): bench.level(c, max(args.requests, 2 * c) if c > 1 else max(1, args.requests // 10))
                       for c in args.concurrency}
             out: dict = {"levels": levels}
             if args.capacity:
@@ -354,7 +354,8 @@ def headline(levels: dict) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=400, help="requests per concurrency level (at least 2x it)")
+    parser.add_argument("--requests", type=int, default=400,
+                        help="requests per concurrency level (at least 2x the concurrency; a tenth at concurrency 1)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[64], help="one or more levels")
     parser.add_argument("--sweep", action="store_true", help="concurrency 1, 16, 64 and 256")
     parser.add_argument("--upstream-latency", type=float, default=0.0, metavar="SECONDS",

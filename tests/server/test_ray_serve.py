@@ -92,3 +92,20 @@ def test_two_replicas_route_stream_fall_back_and_stop(ray_serve, tmp_path, opena
     assert "routellm" not in serve.status().applications
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{url}/health", timeout=5).raise_for_status()
+
+
+def test_serve_ray_without_the_extra_is_one_line_naming_it(tmp_path, server_config, monkeypatch, capsys):
+    """What a user without ``[ray]`` sees (simulated here, whether or not Ray is installed): exit 2, one line."""
+    import routellm_core.server.ray_serve as ray_serve
+    from routellm_core.cli import main
+
+    path = tmp_path / "server.json"
+    path.write_text(json.dumps(server_config))
+    monkeypatch.setattr(ray_serve, "ray_missing", lambda: "Ray Serve is not installed (ray is missing): pip install "
+                                                          "'routellm-plugin[ray]'")
+    assert main(["serve", "--config", str(path), "--ray", "--replicas", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "routellm-plugin[ray]" in err and len(err.splitlines()) == 1
+    monkeypatch.setattr(ray_serve, "ray_missing", lambda: None)
+    assert main(["serve", "--config", str(path), "--ray", "--min-replicas", "3", "--max-replicas", "2"]) == 2
+    assert "min_replicas" in capsys.readouterr().err
