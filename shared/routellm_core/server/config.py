@@ -217,6 +217,12 @@ class ServerConfig(BaseModel):
     max_batch: int = Field(32, ge=1, le=1024, description="prompts scored together by one router call")
     routing_timeout: float = Field(30.0, gt=0, description="seconds a request may wait for its routing decision "
                                                            "(queue included) before a 503")
+    max_queue: int = Field(1024, ge=1, description="routing decisions that may wait at once; past it a request gets "
+                                                 "a 503 with Retry-After at once (docs/performance.md, queueing)")
+    scoring_workers: int | None = Field(None, ge=1, description="threads that encode prompts in parallel (default: "
+                                        "the machine's cores; MiniLM routers only, others score one batch at a time)")
+    decision_cache: int = Field(0, ge=0, description="exact-text decision cache: N prompts per router, least recently "
+                                                     "used evicted (0: off); same probabilities, hit rate in /metrics")
     warmup: bool = Field(True, description="score one prompt at startup so the first request is not slow")
     embedding_disk_cache: bool = Field(False, description="let routers use the MiniLM embedder's disk cache "
                                                          "(off: the server keeps prompt vectors in memory only)")

@@ -5,16 +5,18 @@ or an alias (a strong/weak pair, parsed by the engine's ``parse_model_name``), t
 (``router-multi``: the price rule over the configured candidates), or ``cascade`` /
 ``cascade-<escalate threshold>``. The decision is the policy's ``adecide``, which scores in one
 worker thread and batches requests that arrive while it is busy. Errors keep OpenAI's shape: a bad
-model name or prompt is a 400, a router that cannot keep up a 503.
+model name or prompt is a 400, a router that cannot keep up a 503 (past ``max_queue`` waiting decisions
+at once, with ``Retry-After``: :mod:`.capacity`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from typing import Any
 
-from ..batching import router_executor
+from ..batching import router_executor, scoring_workers, set_scoring_workers
 from ..decision import Decision
 from ..errors import RouteLLMError
 from ..multi_model import Candidate
@@ -22,6 +24,7 @@ from ..policy import MODEL_PREFIX, ModelNameError, RoutingPolicy, openai_turns, 
 from ..pricing import Price
 from ..routers.base import Router, check_threshold
 from ..routers.registry import load_router
+from .capacity import DecisionQueue, attach_caches
 from .config import ServerConfig
 from .errors import APIError, ConfigError, bad_request
 
@@ -73,7 +76,11 @@ class RouterPool:
                 raise ConfigError(f"router {key!r} ({spec.source}): {exc}") from None
             except TypeError as exc:
                 raise ConfigError(f"router {key!r}: bad options {spec.options}: {exc}") from None
+        # the machine's cores encode prompts in parallel (MiniLM routers; docs/performance.md)
+        set_scoring_workers(config.scoring_workers or os.cpu_count() or 1)
         self.executor = router_executor()
+        self.queue = DecisionQueue(config.max_queue)
+        self.caches = attach_caches(self.routers, config.decision_cache)
         self.feedback = self._feedback()
         self.multi = self._multi_policy()
         self.cascade = self._cascade_policy()
@@ -206,7 +213,8 @@ class RouterPool:
         """The routing decision and the seconds it took (queueing included)."""
         start = time.perf_counter()
         try:
-            decision = (await asyncio.wait_for(policy.adecide([prompt]), self.config.routing_timeout))[0]
+            with self.queue.slot(policy.router_label, scoring_workers()):  # a 503 past max_queue
+                decision = (await asyncio.wait_for(policy.adecide([prompt]), self.config.routing_timeout))[0]
         except TimeoutError:
             raise APIError(503, f"router {policy.router_label!r} is overloaded: no decision within "
                                 f"{self.config.routing_timeout:g}s; retry later", type="server_error",
