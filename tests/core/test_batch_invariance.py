@@ -84,4 +84,6 @@ def test_parallel_scoring_workers_give_each_prompt_its_alone_probability(small_r
         set_scoring_workers(before)
     calls = [POOL[i:] + POOL[:i] for i in range(len(POOL))] + [[p] for p in POOL]
     for texts, probs in zip(calls, results, strict=True):
-        assert probs == [alone[t] for t in texts]  # bit for bit (ONNX runs each prompt on its own)
+        # ONNX embeds each prompt on its own; MF's projection is one BLAS product over the batch, whose
+        # summation order may differ in the last float32 bit (seen with multithreaded BLAS on an idle machine)
+        assert np.abs(np.array(probs) - np.array([alone[t] for t in texts])).max() < 1e-6
