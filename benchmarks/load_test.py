@@ -125,8 +125,14 @@ async def one_request(client: httpx.AsyncClient, url: str, body: dict) -> Result
         return Result(time.perf_counter() - start, 0.0, f"{type(exc).__name__}: {exc}", stream, None)
 
 
-async def run_phase(bodies: list[tuple[str, dict]], concurrency: int, timeout: float) -> tuple[list[Result], float]:
-    """Send (url, body) pairs with at most ``concurrency`` in flight; returns results and wall seconds."""
+async def run_phase(bodies: list[tuple[str, dict]], concurrency: int, timeout: float,
+                    ramp_up: float = 0.0) -> tuple[list[Result], float]:
+    """Send (url, body) pairs with at most ``concurrency`` in flight; returns results and wall seconds.
+
+    Client k starts ``k / concurrency * ramp_up`` seconds in (a spawn rate, as locust and k6 have), so a
+    closed loop measures steady traffic rather than one synchronised burst of ``concurrency`` requests that
+    the fixed upstream latency would then repeat every second.
+    """
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
         queue: asyncio.Queue[tuple[str, dict]] = asyncio.Queue()
@@ -134,13 +140,14 @@ async def run_phase(bodies: list[tuple[str, dict]], concurrency: int, timeout: f
             queue.put_nowait(item)
         results: list[Result] = []
 
-        async def worker() -> None:
+        async def worker(k: int) -> None:
+            await asyncio.sleep(k / concurrency * ramp_up)
             while not queue.empty():
                 url, body = queue.get_nowait()
                 results.append(await one_request(client, url, body))
 
         start = time.perf_counter()
-        await asyncio.gather(*[worker() for _ in range(concurrency)])
+        await asyncio.gather(*[worker(k) for k in range(concurrency)])
         return results, time.perf_counter() - start
 
 
@@ -254,9 +261,10 @@ class Bench:
         """Closed loop: ``n`` requests with ``concurrency`` in flight, direct then routed."""
         direct, routed = self.bodies(n)
         print(f"concurrency {concurrency}: {n} requests direct, then routed ...", file=sys.stderr, flush=True)
-        direct_summary = summarize(*asyncio.run(run_phase(direct, concurrency, self.args.timeout)))
+        ramp = self.args.ramp_up
+        direct_summary = summarize(*asyncio.run(run_phase(direct, concurrency, self.args.timeout, ramp)))
         before = scrape_routing(f"{self.server_url}/metrics")
-        routed_summary = summarize(*asyncio.run(run_phase(routed, concurrency, self.args.timeout)))
+        routed_summary = summarize(*asyncio.run(run_phase(routed, concurrency, self.args.timeout, ramp)))
         return self._report(direct_summary, routed_summary, before, {"concurrency": concurrency, "requests": n,
                                                                       "streaming": sum(b["stream"] for _, b in routed)})
 
@@ -319,7 +327,8 @@ def run_variant(args: argparse.Namespace, router_path: str, threshold: float, pr
                       "weak": {"base_url": weak_url, "model": "weak-model", "timeout": 30 + args.upstream_latency},
                       "routers": {"mf": router_path}, "aliases": {"bench": {"router": "mf", "threshold": threshold}},
                       **({"decision_cache": args.decision_cache} if args.decision_cache else {}),
-                      **({"scoring_workers": args.scoring_workers} if args.scoring_workers else {})}
+                      **({"scoring_workers": args.scoring_workers} if args.scoring_workers else {}),
+                      **({"max_batch": args.max_batch} if args.max_batch else {})}
             config_path = Path(tmp) / "server.json"
             config_path.write_text(json.dumps(config))
             server, server_url = start_server(config_path, env, Path(tmp) / "server.log", extra)
@@ -363,11 +372,15 @@ def main() -> int:
     parser.add_argument("--stream-speed", type=float, default=0.0, metavar="TOKENS_PER_S",
                         help="streamed answers arrive at this many chunks (words) per second (0: at once)")
     parser.add_argument("--stream-fraction", type=float, default=0.5)
+    parser.add_argument("--ramp-up", type=float, default=None, metavar="SECONDS",
+                        help="closed loop: clients start evenly over this many seconds (default: the upstream "
+                             "latency; 0: all at once, one synchronised burst)")
     parser.add_argument("--router", help="router checkpoint or name (default: a small cached MF router)")
     parser.add_argument("--strong-fraction", type=float, default=0.5,
                         help="threshold calibrated so this share of the prompts goes to the strong model")
     parser.add_argument("--scoring-workers", type=int, default=None,
                         help="the server's scoring_workers (default: its cores); 1 is the old one-thread server")
+    parser.add_argument("--max-batch", type=int, default=None, help="the server's max_batch (default: its own)")
     parser.add_argument("--decision-cache", type=int, default=0, help="the server's decision_cache (0: off)")
     parser.add_argument("--capacity", action="store_true",
                         help="also find the highest open-loop rate at which the added p99 stays within budget")
@@ -387,6 +400,8 @@ def main() -> int:
     if args.requests < 1 or min(args.concurrency) < 1 or not 0 <= args.stream_fraction <= 1 or args.upstream_latency < 0:
         parser.error("--requests and --concurrency must be >= 1, --stream-fraction in [0, 1], --upstream-latency >= 0")
 
+    if args.ramp_up is None:
+        args.ramp_up = args.upstream_latency
     from routellm_core import calibrate_threshold, load_router
     from routellm_core.server.routing import use_memory_embedder
 
@@ -408,7 +423,7 @@ def main() -> int:
     first = next(iter(runs.values()))
     report = {"router": router_path, "threshold": round(threshold, 6), "cpu_cores": os.cpu_count(),
               "load_average_at_end": round(os.getloadavg()[0], 2), "upstream_latency_s": args.upstream_latency,
-              "stream_speed_tokens_per_s": args.stream_speed, "prompts": "arena_hard", **headline(first["levels"]),
+              "stream_speed_tokens_per_s": args.stream_speed, "ramp_up_s": args.ramp_up, "prompts": "arena_hard", **headline(first["levels"]),
               "levels": first["levels"], **({"capacity": first["capacity"]} if "capacity" in first else {})}
     report["errors"] = sum(level["errors"] for run in runs.values() for level in run["levels"].values())
     if len(runs) > 1 or args.ray_replicas:
