@@ -219,6 +219,15 @@ async def run_open_loop(bodies: list[tuple[str, dict]], rate: float, timeout: fl
         return list(results), time.perf_counter() - start
 
 
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of process ``pid`` so far (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, TypeError):
+        return None
+
+
 def free_port() -> int:
     import socket
 
@@ -239,6 +248,7 @@ class Bench:
         self.args, self.prompts, (self.strong_url, self.weak_url, self.server_url) = args, prompts, urls
         self.used = 0
         self.ray = False
+        self.server_pid: int | None = None
 
     def bodies(self, n: int) -> tuple[list[tuple[str, dict]], list[tuple[str, dict]]]:
         """``n`` direct and ``n`` routed requests on the next ``n`` unused prompts (``--stream-fraction`` stream)."""
@@ -264,6 +274,7 @@ class Bench:
         ramp = self.args.ramp_up
         direct_summary = summarize(*asyncio.run(run_phase(direct, concurrency, self.args.timeout, ramp)))
         before = scrape_routing(f"{self.server_url}/metrics")
+        before["cpu_s"] = cpu_seconds(self.server_pid)
         routed_summary = summarize(*asyncio.run(run_phase(routed, concurrency, self.args.timeout, ramp)))
         return self._report(direct_summary, routed_summary, before, {"concurrency": concurrency, "requests": n,
                                                                       "streaming": sum(b["stream"] for _, b in routed)})
@@ -274,11 +285,14 @@ class Bench:
         print(f"rate {rate:g}/s: {n} requests direct, then routed ...", file=sys.stderr, flush=True)
         direct_summary = summarize(*asyncio.run(run_open_loop(direct, rate, self.args.timeout)))
         before = scrape_routing(f"{self.server_url}/metrics")
+        before["cpu_s"] = cpu_seconds(self.server_pid)
         routed_summary = summarize(*asyncio.run(run_open_loop(routed, rate, self.args.timeout)))
         return self._report(direct_summary, routed_summary, before, {"rate_rps": rate, "requests": n})
 
     def _report(self, direct: dict, routed: dict, before: dict, head: dict) -> dict:
+        cpu_after = cpu_seconds(self.server_pid)
         after = scrape_routing(f"{self.server_url}/metrics")
+        cpu = None if self.ray or cpu_after is None or before.get("cpu_s") is None else cpu_after - before["cpu_s"]
         count = after["routing_decisions"] - before["routing_decisions"]
         seconds = after["routing_seconds"] - before["routing_seconds"]
         if self.ray:  # each replica has its own /metrics and a scrape reaches any one: no server-side figures
@@ -287,6 +301,7 @@ class Bench:
         return {**head, "added_p50_ms": extra.get("p50"), "added_p99_ms": extra.get("p99"),
                 "errors": direct["errors"] + routed["errors"], "added_latency_ms": extra,
                 "routing_mean_ms": round(1000 * seconds / count, 1) if count else None,
+                "server_cpu_ms_per_request": round(1000 * cpu / routed["requests"], 2) if cpu is not None else None,
                 "throughput_rps": routed["throughput_rps"], "direct": direct, "routed": routed,
                 "server": {"routing_decisions": count, "routing_mean_ms": round(1000 * seconds / count, 1) if count else None,
                            "fallbacks": after["fallbacks"] - before["fallbacks"],
@@ -335,6 +350,7 @@ def run_variant(args: argparse.Namespace, router_path: str, threshold: float, pr
             procs.append(server)
             bench = Bench(args, prompts, (strong_url, weak_url, server_url))
             bench.ray = bool(extra)
+            bench.server_pid = server.pid
             warm_direct, warm_routed = bench.bodies(16)
             asyncio.run(run_phase(warm_routed + warm_direct, 8, args.timeout))
             levels = {str(c): bench.level(c, max(args.requests, 2 * c) if c > 1 else max(1, args.requests // 10))
@@ -436,7 +452,7 @@ def main() -> int:
     text = json.dumps(report, indent=2)
     print(text)
     summary = [f"c={c}: added p50 {lv['added_p50_ms']} ms, p99 {lv['added_p99_ms']} ms, routing {lv['routing_mean_ms']} ms, "
-               f"errors {lv['errors']}, {lv['throughput_rps']} req/s" for c, lv in first["levels"].items()]
+               f"errors {lv['errors']}, {lv['throughput_rps']} req/s, server CPU {lv['server_cpu_ms_per_request']} ms/request" for c, lv in first["levels"].items()]
     if "capacity" in first:
         summary.append(f"capacity (added p99 <= {args.p99_budget_ms:g} ms): {first['capacity']['capacity_rps']} req/s")
     print("\n".join(summary), file=sys.stderr)

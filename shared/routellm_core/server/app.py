@@ -399,8 +399,8 @@ class _SSEResponse(StreamingResponse):
             yield head
             async for event, _ in self.items:
                 yield event
-                # Events that arrived together are buffered: let the loop run between them, so other
-                # requests get their turn and a client's hang-up is noticed at once.
+                # Let the loop run between chunks (a chunk holds the events of one upstream read), so
+                # other requests get their turn and a client's hang-up is noticed at once.
                 await asyncio.sleep(0)
         except UpstreamFailure as failure:
             self.upstreams.record_failure(failure)

@@ -21,7 +21,7 @@ from typing import Any
 
 import anyio
 import httpx
-from httpx_sse import EventSource
+from httpx_sse import EventSource, ServerSentEvent
 
 from ..fallback import status_falls_back
 from .config import ServerConfig, UpstreamConfig
@@ -154,12 +154,33 @@ async def _close(response: httpx.Response | None) -> None:
             await response.aclose()
 
 
+def _encoded(sse: ServerSentEvent) -> bytes:
+    head = "" if sse.event == "message" else f"event: {sse.event}\n"
+    return (head + "".join(f"data: {line}\n" for line in sse.data.split("\n")) + "\n").encode()
+
+
 async def sse_events(response: httpx.Response) -> AsyncIterator[bytes]:
-    """Complete Server-Sent Events as they arrive (parsed by httpx-sse), re-encoded for the client."""
-    async for sse in EventSource(response).aiter_sse():
-        head = "" if sse.event == "message" else f"event: {sse.event}\n"
-        data = "".join(f"data: {line}\n" for line in sse.data.split("\n"))
-        yield (head + data + "\n").encode()
+    """Complete Server-Sent Events as they arrive (parsed by httpx-sse), re-encoded for the client.
+
+    The events of one network read come out together, as one chunk: every chunk costs a write to the
+    client and a turn through the relay's generators, so a burst of 60 token events is one write, not
+    60. A stream is never held back: what has arrived is passed on at once. httpx-sse's incremental
+    decoders do the parsing (its public ``aiter_sse`` yields one event at a time, the fallback).
+    """
+    try:
+        from httpx_sse._decoders import SSEDecoder, SSELineDecoder
+    except ImportError:  # a future httpx-sse that moved them: one event per chunk, as before
+        async for sse in EventSource(response).aiter_sse():
+            yield _encoded(sse)
+        return
+    lines, decoder = SSELineDecoder(), SSEDecoder()
+    async for text in response.aiter_text():
+        group = [_encoded(sse) for line in lines.decode(text) if (sse := decoder.decode(line.rstrip("\n")))]
+        if group:
+            yield b"".join(group)
+    tail = [_encoded(sse) for line in lines.flush() if (sse := decoder.decode(line.rstrip("\n")))]
+    if tail:
+        yield b"".join(tail)
 
 
 @dataclass
