@@ -39,6 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiohttp
 import httpx
 import numpy as np
 
@@ -89,26 +90,24 @@ class Result:
         self.latency, self.first_byte, self.error, self.stream, self.role = latency, first_byte, error, stream, role
 
 
-async def one_request(client: httpx.AsyncClient, url: str, body: dict) -> Result:
+async def one_request(client: aiohttp.ClientSession, url: str, body: dict) -> Result:
     start = time.perf_counter()
     stream = bool(body.get("stream"))
     try:
-        if not stream:
-            response = await client.post(url, json=body)
+        async with client.post(url, json=body) as response:
             first = time.perf_counter() - start
-            if response.status_code != 200:
-                return Result(time.perf_counter() - start, first, f"HTTP {response.status_code}", False, None)
-            data = response.json()
-            if not data["choices"][0]["message"]["content"]:
-                return Result(time.perf_counter() - start, first, "empty answer", False, None)
-            return Result(time.perf_counter() - start, first, None, False, response.headers.get("x-routellm-role"))
-        first = 0.0
-        async with client.stream("POST", url, json=body) as response:
-            if response.status_code != 200:
-                await response.aread()
-                return Result(time.perf_counter() - start, 0.0, f"HTTP {response.status_code}", True, None)
-            done, chunks = False, 0
-            async for line in response.aiter_lines():
+            role = response.headers.get("x-routellm-role")
+            if response.status != 200:
+                await response.read()
+                return Result(time.perf_counter() - start, first, f"HTTP {response.status}", stream, None)
+            if not stream:
+                data = json.loads(await response.read())
+                if not data["choices"][0]["message"]["content"]:
+                    return Result(time.perf_counter() - start, first, "empty answer", False, None)
+                return Result(time.perf_counter() - start, first, None, False, role)
+            first, done, chunks = 0.0, False, 0
+            async for raw in response.content:
+                line = raw.decode().rstrip("\r\n")
                 if not line.startswith("data: "):
                     continue
                 if not first:
@@ -120,9 +119,15 @@ async def one_request(client: httpx.AsyncClient, url: str, body: dict) -> Result
                 else:
                     chunks += 1
             error = None if done and chunks > 2 else f"stream incomplete ({chunks} chunks, done={done})"
-            return Result(time.perf_counter() - start, first, error, True, response.headers.get("x-routellm-role"))
-    except httpx.HTTPError as exc:
+            return Result(time.perf_counter() - start, first, error, True, role)
+    except (aiohttp.ClientError, TimeoutError) as exc:
         return Result(time.perf_counter() - start, 0.0, f"{type(exc).__name__}: {exc}", stream, None)
+
+
+def _session(connections: int, timeout: float) -> aiohttp.ClientSession:
+    """The load generator's client: aiohttp (C parser), so it takes little of the cores it shares."""
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections, limit_per_host=connections),
+                                 timeout=aiohttp.ClientTimeout(total=timeout))
 
 
 async def run_phase(bodies: list[tuple[str, dict]], concurrency: int, timeout: float,
@@ -133,8 +138,7 @@ async def run_phase(bodies: list[tuple[str, dict]], concurrency: int, timeout: f
     closed loop measures steady traffic rather than one synchronised burst of ``concurrency`` requests that
     the fixed upstream latency would then repeat every second.
     """
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
+    async with _session(concurrency, timeout) as client:
         queue: asyncio.Queue[tuple[str, dict]] = asyncio.Queue()
         for item in bodies:
             queue.put_nowait(item)
@@ -207,8 +211,7 @@ def start_server(config_path: Path, env: dict[str, str], log: Path, extra: list[
 
 async def run_open_loop(bodies: list[tuple[str, dict]], rate: float, timeout: float) -> tuple[list[Result], float]:
     """Send each (url, body) at its own time, ``rate`` per second (open loop: arrivals do not wait for answers)."""
-    limits = httpx.Limits(max_connections=4096, max_keepalive_connections=1024)
-    async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
+    async with _session(4096, timeout) as client:
         start = time.perf_counter()
 
         async def at(i: int, url: str, body: dict) -> Result:
@@ -249,6 +252,7 @@ class Bench:
         self.used = 0
         self.ray = False
         self.server_pid: int | None = None
+        self.stubs_pid: int | None = None
 
     def bodies(self, n: int) -> tuple[list[tuple[str, dict]], list[tuple[str, dict]]]:
         """``n`` direct and ``n`` routed requests on the next ``n`` unused prompts (``--stream-fraction`` stream)."""
@@ -275,6 +279,7 @@ class Bench:
         direct_summary = summarize(*asyncio.run(run_phase(direct, concurrency, self.args.timeout, ramp)))
         before = scrape_routing(f"{self.server_url}/metrics")
         before["cpu_s"] = cpu_seconds(self.server_pid)
+        before["harness_cpu_s"] = time.process_time() + (cpu_seconds(self.stubs_pid) or 0.0)
         routed_summary = summarize(*asyncio.run(run_phase(routed, concurrency, self.args.timeout, ramp)))
         return self._report(direct_summary, routed_summary, before, {"concurrency": concurrency, "requests": n,
                                                                       "streaming": sum(b["stream"] for _, b in routed)})
@@ -286,11 +291,13 @@ class Bench:
         direct_summary = summarize(*asyncio.run(run_open_loop(direct, rate, self.args.timeout)))
         before = scrape_routing(f"{self.server_url}/metrics")
         before["cpu_s"] = cpu_seconds(self.server_pid)
+        before["harness_cpu_s"] = time.process_time() + (cpu_seconds(self.stubs_pid) or 0.0)
         routed_summary = summarize(*asyncio.run(run_open_loop(routed, rate, self.args.timeout)))
         return self._report(direct_summary, routed_summary, before, {"rate_rps": rate, "requests": n})
 
     def _report(self, direct: dict, routed: dict, before: dict, head: dict) -> dict:
         cpu_after = cpu_seconds(self.server_pid)
+        harness = time.process_time() + (cpu_seconds(self.stubs_pid) or 0.0) - before["harness_cpu_s"]
         after = scrape_routing(f"{self.server_url}/metrics")
         cpu = None if self.ray or cpu_after is None or before.get("cpu_s") is None else cpu_after - before["cpu_s"]
         count = after["routing_decisions"] - before["routing_decisions"]
@@ -302,6 +309,7 @@ class Bench:
                 "errors": direct["errors"] + routed["errors"], "added_latency_ms": extra,
                 "routing_mean_ms": round(1000 * seconds / count, 1) if count else None,
                 "server_cpu_ms_per_request": round(1000 * cpu / routed["requests"], 2) if cpu is not None else None,
+                "harness_cpu_ms_per_request": round(1000 * harness / routed["requests"], 2),
                 "throughput_rps": routed["throughput_rps"], "direct": direct, "routed": routed,
                 "server": {"routing_decisions": count, "routing_mean_ms": round(1000 * seconds / count, 1) if count else None,
                            "fallbacks": after["fallbacks"] - before["fallbacks"],
@@ -333,7 +341,8 @@ def run_variant(args: argparse.Namespace, router_path: str, threshold: float, pr
     procs: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory(prefix="routellm-load-") as tmp:
         try:
-            stubs = subprocess.Popen([sys.executable, "-c", STUBS, str(args.upstream_latency), str(chunk_delay)],
+            stub_cmd = ["-c", STUBS] if args.stubs == "app" else [str(Path(__file__).with_name("lean_stub.py"))]
+            stubs = subprocess.Popen([sys.executable, *stub_cmd, str(args.upstream_latency), str(chunk_delay)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
             procs.append(stubs)
             assert stubs.stdout is not None
@@ -350,7 +359,7 @@ def run_variant(args: argparse.Namespace, router_path: str, threshold: float, pr
             procs.append(server)
             bench = Bench(args, prompts, (strong_url, weak_url, server_url))
             bench.ray = bool(extra)
-            bench.server_pid = server.pid
+            bench.server_pid, bench.stubs_pid = server.pid, stubs.pid
             warm_direct, warm_routed = bench.bodies(16)
             asyncio.run(run_phase(warm_routed + warm_direct, 8, args.timeout))
             levels = {str(c): bench.level(c, max(args.requests, 2 * c) if c > 1 else max(1, args.requests // 10))
@@ -388,6 +397,9 @@ def main() -> int:
     parser.add_argument("--stream-speed", type=float, default=0.0, metavar="TOKENS_PER_S",
                         help="streamed answers arrive at this many chunks (words) per second (0: at once)")
     parser.add_argument("--stream-fraction", type=float, default=0.5)
+    parser.add_argument("--stubs", choices=["lean", "app"], default="lean",
+                        help="upstream stubs: lean (benchmarks/lean_stub.py, raw asyncio, little CPU) or app (the "
+                             "project's FastAPI OpenAIStubServer, ~2 ms of CPU a request taken from the server)")
     parser.add_argument("--ramp-up", type=float, default=None, metavar="SECONDS",
                         help="closed loop: clients start evenly over this many seconds (default: the upstream "
                              "latency; 0: all at once, one synchronised burst)")
@@ -439,7 +451,7 @@ def main() -> int:
     first = next(iter(runs.values()))
     report = {"router": router_path, "threshold": round(threshold, 6), "cpu_cores": os.cpu_count(),
               "load_average_at_end": round(os.getloadavg()[0], 2), "upstream_latency_s": args.upstream_latency,
-              "stream_speed_tokens_per_s": args.stream_speed, "ramp_up_s": args.ramp_up, "prompts": "arena_hard", **headline(first["levels"]),
+              "stream_speed_tokens_per_s": args.stream_speed, "ramp_up_s": args.ramp_up, "stubs": args.stubs, "prompts": "arena_hard", **headline(first["levels"]),
               "levels": first["levels"], **({"capacity": first["capacity"]} if "capacity" in first else {})}
     report["errors"] = sum(level["errors"] for run in runs.values() for level in run["levels"].values())
     if len(runs) > 1 or args.ray_replicas:
