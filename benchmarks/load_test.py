@@ -418,6 +418,8 @@ def main() -> int:
     parser.add_argument("--p99-budget-ms", type=float, default=100.0)
     parser.add_argument("--ray-replicas", type=int, nargs="+", default=None, metavar="N",
                         help="serve through Ray Serve with N replicas (several values: compare them); needs [ray]")
+    parser.add_argument("--ray-haproxy", action="store_true",
+                        help="with --ray-replicas: Ray Serve's HAProxy ingress (serve --ray-haproxy)")
     parser.add_argument("--with-plain", action="store_true",
                         help="with --ray-replicas: run the plain server first, to compare against it")
     parser.add_argument("--timeout", type=float, default=60.0, help="per-request client timeout, seconds")
@@ -436,7 +438,9 @@ def main() -> int:
     router_path = args.router or str(default_router())
     levels_n = sum(max(args.requests, 2 * c) for c in args.concurrency)
     total = 16 + levels_n + (int(sum(args.rates) * args.capacity_seconds) + len(args.rates) if args.capacity else 0)
-    variants = [[]] if not args.ray_replicas else [["--ray", "--replicas", str(n)] for n in args.ray_replicas]
+    haproxy = ["--ray-haproxy"] if args.ray_haproxy else []
+    variants = [[]] if not args.ray_replicas else [["--ray", *haproxy, "--replicas", str(n)]
+                                                    for n in args.ray_replicas]
     if args.ray_replicas and args.with_plain:
         variants.insert(0, [])
     prompts = load_prompts(total * len(variants))

@@ -109,3 +109,43 @@ def test_serve_ray_without_the_extra_is_one_line_naming_it(tmp_path, server_conf
     monkeypatch.setattr(ray_serve, "ray_missing", lambda: None)
     assert main(["serve", "--config", str(path), "--ray", "--min-replicas", "3", "--max-replicas", "2"]) == 2
     assert "min_replicas" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_serve_ray_haproxy_routes_through_two_replicas(tmp_path, server_config):
+    """``serve --ray --ray-haproxy``: Ray's HAProxy ingress in front of the replicas (make test-slow)."""
+    import re
+    import shutil
+    import subprocess
+    import sys
+
+    if missing := ray_missing():
+        pytest.skip(missing)
+    if shutil.which("pgrep") is None:
+        pytest.skip("pgrep (procps) is needed to see the HAProxy process")
+    from routellm_core.server.cli import bind
+
+    path = tmp_path / "server.json"
+    path.write_text(json.dumps(server_config))
+    probe = bind("127.0.0.1", 0)
+    port = probe.getsockname()[1]
+    probe.close()
+    log = tmp_path / "serve.log"
+    with log.open("w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "routellm_core.cli", "serve", "--config", str(path), "--ray",
+                                 "--ray-haproxy", "--replicas", "2", "--port", str(port)], stderr=fh)
+    try:
+        deadline = time.monotonic() + 240
+        while not re.search(r"routing server on http://127\.0\.0\.1:\d+/v1", log.read_text()):
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.5)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            chat = {"model": "router-mf-0.5", "messages": [{"role": "user", "content": PROMPT}]}
+            answers = [client.post("/v1/chat/completions", json=chat) for _ in range(6)]
+        assert all(a.status_code == 200 and a.json()["choices"][0]["message"]["content"] for a in answers)
+        assert len({a.json()["routellm"]["probability"] for a in answers}) == 1
+        assert subprocess.run(["pgrep", "-x", "haproxy"], capture_output=True).returncode == 0  # HAProxy serves
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)

@@ -28,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ray.add_argument("--target-ongoing-requests", type=float, default=32.0,
                      help="autoscale: requests in flight per replica that Ray aims for")
     ray.add_argument("--ray-cpus", type=float, default=None, help="CPUs for the local Ray (default: all cores)")
+    ray.add_argument("--ray-haproxy", action="store_true",
+                     help="Ray Serve's HAProxy ingress (experimental in Ray) instead of its Python HTTP proxy: "
+                          "more requests/s on few cores (docs/performance.md)")
     p.set_defaults(func=handler)
 
 
@@ -82,6 +85,8 @@ def handler(args: argparse.Namespace) -> int:
 def _ray(args: argparse.Namespace, config: Any, host: str, port: int) -> int:
     from .ray_serve import RayOptions, ray_missing, serve_with_ray
 
+    if args.ray_haproxy:  # read by Ray's serve constants at import, in this process and in those Ray starts
+        os.environ["RAY_SERVE_ENABLE_HA_PROXY"] = "1"
     missing = ray_missing()
     if missing:
         raise InvalidInputError(missing)
