@@ -39,7 +39,7 @@ def encoder_flops(n_tokens: int, hidden: int, ffn: int, layers: int) -> float:
     return float(layers * (projections + attention))
 
 
-def gemm_peak(threads: int, size: int = 1024, repeats: int = 5) -> float:
+def gemm_peak(threads: int, size: int = 1024, repeats: int = 10) -> float:
     """Best GFLOP/s of a float32 ``size``^3 numpy GEMM with ``threads`` BLAS threads."""
     from threadpoolctl import threadpool_limits
 
@@ -55,7 +55,7 @@ def gemm_peak(threads: int, size: int = 1024, repeats: int = 5) -> float:
     return 2 * size**3 / best / 1e9
 
 
-def ort_gemm_peak(threads: int, parallel_runs: int = 1, size: int = 1024, repeats: int = 5) -> float:
+def ort_gemm_peak(threads: int, parallel_runs: int = 1, size: int = 1024, repeats: int = 10) -> float:
     """Best GFLOP/s of a float32 ``size``^3 MatMul in ONNX Runtime (its MLAS kernels: the encoder's own GEMM).
 
     ``threads`` intra-op threads per run, ``parallel_runs`` runs at once on their own threads (the
