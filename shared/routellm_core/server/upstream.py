@@ -174,13 +174,15 @@ async def sse_events(response: httpx.Response) -> AsyncIterator[bytes]:
             yield _encoded(sse)
         return
     lines, decoder = SSELineDecoder(), SSEDecoder()
+
+    def complete(received: list[str]) -> bytes:
+        return b"".join(_encoded(event) for line in received if (event := decoder.decode(line.rstrip("\n"))))
+
     async for text in response.aiter_text():
-        group = [_encoded(sse) for line in lines.decode(text) if (sse := decoder.decode(line.rstrip("\n")))]
-        if group:
-            yield b"".join(group)
-    tail = [_encoded(sse) for line in lines.flush() if (sse := decoder.decode(line.rstrip("\n")))]
-    if tail:
-        yield b"".join(tail)
+        if group := complete(lines.decode(text)):
+            yield group
+    if tail := complete(lines.flush()):
+        yield tail
 
 
 @dataclass
