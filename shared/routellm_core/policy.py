@@ -338,6 +338,10 @@ class RoutingPolicy:
             noted.append(d)
         return noted
 
+    def _finished(self, decision: Decision, length: int | None) -> Decision:
+        """One decision made outside :meth:`decide` (``decide_many``) with the notes ``decide`` adds."""
+        return self._explored(self._noted([decision], [length]))[0]
+
     def _explored(self, decisions: list[Decision]) -> list[Decision]:
         """With ``explore``: flip each decision with that probability, recording the propensity.
 
@@ -444,24 +448,27 @@ def decide_many(pairs: Sequence[tuple[RoutingPolicy, str]]) -> list[Decision | E
     """Decisions for (policy, text) pairs that may differ per item (batch calls with per-item overrides).
 
     One router call per distinct router for the threshold rule; an item whose text or settings are
-    invalid gets its exception in its place, so the others are still routed.
+    invalid gets its exception in its place, so the others are still routed. Each decision carries
+    the same notes a single ``decide`` gives it (``truncated`` for a capped text, the reroute guard's
+    flag, exploration).
     """
     results: list[Decision | Exception | None] = [None] * len(pairs)
     groups: dict[int, list[tuple[int, ThresholdRule, str, float]]] = {}
     routers: dict[int, Router] = {}
+    lengths: list[int | None] = [None] * len(pairs)
     for i, (policy, text) in enumerate(pairs):
         try:
             if not isinstance(text, str):
                 raise InvalidInputError(f"text {i} is {type(text).__name__}, expected str")
-            text, _ = clean_text(text)
             rule = policy.strategy
             if not isinstance(rule, ThresholdRule):
-                results[i] = policy.decide([text])[0]
+                results[i] = policy.decide([text])[0]  # cleans, caps and notes the text itself
                 continue
+            text, lengths[i] = clean_text(text)
             router = rule.resolved_router()
             threshold = rule.resolved_threshold()
             if not text.strip():
-                results[i] = rule.decision(text, math.nan, threshold, rule.name(router))
+                results[i] = policy._finished(rule.decision(text, math.nan, threshold, rule.name(router)), lengths[i])
                 continue
         except RouteLLMError as exc:
             results[i] = exc
@@ -473,7 +480,7 @@ def decide_many(pairs: Sequence[tuple[RoutingPolicy, str]]) -> list[Decision | E
         with scoring_lock(router):
             probs = router.predict_proba([text for _, _, text, _ in items])
         for (i, rule, text, threshold), p in zip(items, probs, strict=True):
-            results[i] = rule.decision(text, float(p), threshold, rule.name(router))
+            results[i] = pairs[i][0]._finished(rule.decision(text, float(p), threshold, rule.name(router)), lengths[i])
     return results  # type: ignore[return-value]
 
 
