@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+import shutil
+import socket
+import subprocess
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -173,3 +177,35 @@ def reroute_gadget(reroute_attack, small_router, data_dir):
     vocab = reroute_attack.vocabulary(prompts, size=150)
     gadget, _ = reroute_attack.search(small_router.predict_proba, search, vocab, words=12, rounds=1, candidates=8)
     return gadget, search, held_out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A real redis-server on loopback (Debian package redis-server), stopped after the test."""
+    pytest.importorskip("redis", reason="the Redis client is not installed (pip install 'routellm-plugin[redis]')")
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server) and cannot be started here")
+    port = _free_port()
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.skip("redis-server did not start")
+    yield proc, f"redis://127.0.0.1:{port}/0"
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(5)

@@ -118,6 +118,7 @@ class RoutingPolicy:
     feedback: Any = None
     online_window: int | None = None
     reroute_guard: bool = False
+    online_state: Any = None
     _state: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -151,7 +152,9 @@ class RoutingPolicy:
             if not isinstance(strategy, ThresholdRule):
                 raise InvalidInputError("online_window keeps a strong share: it applies to a strong/weak pair with "
                                         "strong_fraction (not to candidates or a cascade)")
-            strategy = OnlineThreshold(strategy, self.online_window)
+            strategy = OnlineThreshold(strategy, self.online_window, state_spec=self.online_state)
+        elif self.online_state is not None:
+            raise InvalidInputError("online_state says where an online window lives: give online_window too")
         return strategy
 
     def _base_strategy(self) -> Any:
@@ -233,10 +236,12 @@ class RoutingPolicy:
             return self
         changes: dict[str, Any] = {}
         if threshold is not None:
-            changes.update(threshold=check_threshold(threshold), strong_fraction=None, top_fraction=None, online_window=None,
+            changes.update(threshold=check_threshold(threshold), strong_fraction=None, top_fraction=None, online_window=None, online_state=None,
                            budget_per_1k=None)
         if strong_fraction is not None:
             changes.update(threshold=None, strong_fraction=strong_fraction)
+            if hasattr(self.online_state, "session"):  # a store object holds one window: the copy starts its own
+                changes["online_state"] = None
         if router is not None:
             changes["router"] = router
         settings = {**self.settings(), **changes}
@@ -270,7 +275,8 @@ class RoutingPolicy:
                 "fallback": self.fallback, "max_batch": self.max_batch, "label": self.label,
                 "candidates": self.candidates, "top_fraction": self.top_fraction,
                 "budget_per_1k": self.budget_per_1k, "cascade": self.cascade, "explore": self.explore,
-                "feedback": self.feedback, "online_window": self.online_window, "reroute_guard": self.reroute_guard}
+                "feedback": self.feedback, "online_window": self.online_window, "reroute_guard": self.reroute_guard,
+                "online_state": self.online_state}
 
     # --- resolution (lazy, cached) ---------------------------------------------------------------
     def resolved_router(self) -> Router:

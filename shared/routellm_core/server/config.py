@@ -197,6 +197,18 @@ class OnlineConfig(BaseModel):
     strong_fraction: float = Field(ge=0, le=1, description="the strong share to keep")
     online_window: int = Field(300, ge=20, description="decisions per window")
     calibration_prompts: list[str] = Field(min_length=1, description="prompts for the starting threshold")
+    redis_url: str | None = Field(None, description="redis://host:port/db: one window shared by every replica "
+                                                    "naming it (absent: this replica's own window)")
+    redis_timeout: float = Field(0.5, gt=0)
+    redis_retry_seconds: float = Field(5.0, ge=0)
+    redis_key: str = Field("routellm:online", min_length=1, description="key prefix (the model name is added)")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"must be a redis://, rediss:// or unix:// URL, got {value!r}")
+        return value
 
 
 class ServerConfig(BaseModel):
