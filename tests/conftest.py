@@ -209,3 +209,38 @@ def redis_server(tmp_path):
     if proc.poll() is None:
         proc.terminate()
         proc.wait(5)
+
+
+@pytest.fixture(scope="session")
+def budget_stream(data_dir, small_router):
+    """A drifting stream for the online budget on ``small_router``'s price rule: 100 GSM8K questions,
+    100 Arena-Hard prompts, 100 GSM8K questions; calibration on 60 other Arena-Hard prompts; a budget
+    between always-cheapest and always-priciest there; ``spends(metas)``: USD per 1,000 calls of every
+    ``window`` consecutive decisions (from each decision's metadata, the routed model's estimated cost)."""
+    import random
+
+    import numpy as np
+
+    from routellm_core import RoutingPolicy
+    from routellm_core.data.arena import arena_hard_questions
+    from routellm_core.evaluation.benchmarks import load_gsm8k
+
+    prices = {"gpt-4-1106-preview": (10.0, 30.0), "claude-2": (8.0, 24.0), "mixtral-8x7b-instruct-v0.1": (0.5, 0.5)}
+    arena = [q.prompt for q in arena_hard_questions(data_dir)]
+    gsm8k = list(load_gsm8k().prompts)
+    rng = random.Random(3)
+    rng.shuffle(arena)
+    rng.shuffle(gsm8k)
+    calibration = arena[100:160]
+    fixed = RoutingPolicy(small_router, candidates=prices, threshold=0.5)
+    costs = np.array([[c.cost_usd for c in d.candidates] for d in fixed.decide(calibration)])
+    budget = float(round(1000 * (0.4 * costs.min(axis=1).mean() + 0.6 * costs.max(axis=1).mean()), 2))
+    window = 60
+
+    def spends(metas):
+        cost = np.array([next(c["cost_usd"] for c in m["candidates"] if c["model"] == m["routed_model"])
+                         for m in metas])
+        return [1000 * float(cost[i:i + window].mean()) for i in range(len(cost) - window + 1)]
+
+    return {"prompts": gsm8k[:100] + arena[:100] + gsm8k[100:200], "calibration": calibration, "prices": prices,
+            "budget": budget, "window": window, "spends": spends}

@@ -147,11 +147,19 @@ class RoutingPolicy:
     def _build_strategy(self) -> Any:
         strategy = self._base_strategy()
         if self.online_window is not None:
+            from .multi_model import MultiModelPolicy
             from .online import OnlineThreshold
 
+            if isinstance(strategy, MultiModelPolicy):  # many models: keep a budget per 1,000 calls
+                from .online_budget import OnlineBudget
+
+                if self.online_state is not None:
+                    raise InvalidInputError("online_state (a window shared through Redis) applies to the online "
+                                            "threshold of a strong/weak pair; the online budget keeps its own window")
+                return OnlineBudget(strategy, self.online_window)
             if not isinstance(strategy, ThresholdRule):
-                raise InvalidInputError("online_window keeps a strong share: it applies to a strong/weak pair with "
-                                        "strong_fraction (not to candidates or a cascade)")
+                raise InvalidInputError("online_window keeps a strong share (a strong/weak pair with strong_fraction) "
+                                        "or a budget (candidates with budget_per_1k): not a cascade")
             strategy = OnlineThreshold(strategy, self.online_window, state_spec=self.online_state)
         elif self.online_state is not None:
             raise InvalidInputError("online_state says where an online window lives: give online_window too")

@@ -146,6 +146,8 @@ class MultiModelConfig(BaseModel):
     threshold: float | None = Field(None, description="a pricier model is needed when P(it wins) >= threshold")
     top_fraction: float | None = Field(None, description="share of calls on the priciest model (calibrated)")
     budget_per_1k: float | None = Field(None, description="USD per 1,000 calls on calibration_prompts")
+    online_window: int | None = Field(None, ge=20, description="with budget_per_1k: keep the spend of every "
+                                      "online_window consecutive calls of this replica near the budget (docs/guard.md)")
     calibration_prompts: list[str] = Field(default_factory=list)
     models: dict[str, CandidateConfig] = Field(min_length=2)
 

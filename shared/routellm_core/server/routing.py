@@ -141,7 +141,8 @@ class RouterPool:
             return RoutingPolicy(self.routers[multi.router], threshold=multi.threshold, candidates=candidates,
                                  top_fraction=multi.top_fraction, budget_per_1k=multi.budget_per_1k,
                                  calibration_prompts=tuple(multi.calibration_prompts), fallback=self.config.fallback,
-                                 label=multi.router, feedback=self.feedback).resolve()
+                                 label=multi.router, feedback=self.feedback,
+                                 online_window=multi.online_window).resolve()
         except RouteLLMError as exc:
             raise ConfigError(f"multi_model: {exc}") from None
 
