@@ -76,6 +76,25 @@ def search(score: Scorer, prompts: Sequence[str], vocab: Sequence[str], words: i
     return gadget, sign * best
 
 
+def saturated_bound(score: Scorer, prompts: Sequence[str], words: int, where: str, threshold: float) -> float:
+    """The guarded strong share if a gadget of ``words`` words drove every form that holds it to P = 1.
+
+    Only the guard's forms of ``gadget + prompt`` that cut the whole gadget away can then hold the
+    guarded score down: this share bounds what *any* gadget of that length and position can do
+    (no search involved), for the guarded scorer at ``threshold``. ``score`` is the router's own
+    (unguarded) scorer: the guarded score is the lowest of its scores over the forms.
+    """
+    from routellm_core.guard import variants
+
+    mark = "\x00gadget\x00"
+    lows = []
+    for prompt in prompts:
+        text = apply([mark] * words, prompt, where)
+        free = [t for t in [text] + [t for _, t in variants(text)] if mark not in t]
+        lows.append(float(np.min(score(free))) if free else 1.0)
+    return share(np.asarray(lows), threshold)
+
+
 def share(scores: np.ndarray, threshold: float) -> float:
     return round(float((scores >= threshold).mean()), 4)
 
@@ -137,6 +156,11 @@ def main() -> None:
         attacks.append(row)
         print(json.dumps(row), flush=True)
     result["attacks"] = attacks
+    if args.direction == "up":
+        result["saturated_bound_guarded"] = {
+            f"{where}_{n}": saturated_bound(router.predict_proba, held_out, n, where, thresholds["guarded"])
+            for where in ("prefix", "suffix") for n in sorted({args.words, 12, 8, 4})}
+        print(json.dumps({"saturated_bound_guarded": result["saturated_bound_guarded"]}), flush=True)
     for name in scorers:
         result[f"worst_share_{name}"] = max(float(str(a[f"share_{name}"])) for a in attacks) \
             if args.direction == "up" else min(float(str(a[f"share_{name}"])) for a in attacks)

@@ -171,9 +171,12 @@ class RoutingFields(BaseModel):
     online_window: int | None = None
     """With ``strong_fraction``: keep the strong share of every ``online_window`` consecutive decisions within
     ``strong_fraction`` +- 0.05 while traffic drifts (the online threshold, docs/guard.md)."""
+    online_state: Any = Field(default=None, exclude=True)
+    """With ``online_window``: where the window lives, None (this process) or a ``redis://`` URL (shared by
+    every process using it; docs/guard.md)."""
     reroute_guard: bool = False
-    """Route on the more conservative score of the prompt with and without its leading and trailing
-    sentences, so added text cannot move a decision (docs/guard.md)."""
+    """Route on the most conservative score of the prompt with and without its leading and trailing
+    words, so added text cannot raise a decision (docs/guard.md)."""
     routes_dict_keys: ClassVar[bool] = False
     """Whether ``route_on`` may name a key of dict inputs (RouteLLMRunnable)."""
     policy: Any = Field(default=None, exclude=True)
@@ -216,7 +219,7 @@ class RoutingFields(BaseModel):
             route_on=route_on, on_empty=self.on_empty, fallback=self.fallback, candidates=candidates,
             top_fraction=self.top_fraction, budget_per_1k=self.budget_per_1k, cascade=self.cascade,
             explore=self.explore or 0.0, feedback=self.feedback, online_window=self.online_window,
-            reroute_guard=self.reroute_guard)
+            reroute_guard=self.reroute_guard, online_state=self.online_state)
         return self
 
     def record_feedback(self, answer: Any, score: Any, prompt: str | None = None) -> Any:

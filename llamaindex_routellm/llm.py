@@ -122,7 +122,7 @@ class RouteLLM(QueryRoutedPredict, FunctionCallingLLM):
                  prices: Optional[Mapping[str, Any]] = None, router_models: Optional[Mapping[str, str]] = None,
                  output_tokens: Any = None, top_fraction: Optional[float] = None,
                  budget_per_1k: Optional[float] = None, router_kwargs: Optional[Mapping[str, Any]] = None,
-                 online_window: Optional[int] = None, reroute_guard: bool = False,
+                 online_window: Optional[int] = None, reroute_guard: bool = False, online_state: Any = None,
                  policy: Optional[RoutingPolicy] = None, explore: float = 0.0, feedback: Any = None,
                  **kwargs: Any) -> None:
         _targets(strong, weak, models, strong_fraction)
@@ -136,7 +136,8 @@ class RouteLLM(QueryRoutedPredict, FunctionCallingLLM):
                               route_on=check_route_on(route_on), on_empty=on_empty, fallback=fallback,
                               candidates=candidates, top_fraction=top_fraction, budget_per_1k=budget_per_1k,
                               cascade=cascade, router_kwargs=router_kwargs, online_window=online_window,
-                              reroute_guard=reroute_guard, explore=explore, feedback=feedback)
+                              reroute_guard=reroute_guard, explore=explore, feedback=feedback,
+                              online_state=online_state)
         label = router.name if isinstance(router, Router) else str(router)
         resolved = policy.resolved_threshold()
         super().__init__(strong=strong, weak=weak, models=dict(models) if models is not None else None,

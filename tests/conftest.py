@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+import shutil
+import socket
+import subprocess
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -173,3 +177,70 @@ def reroute_gadget(reroute_attack, small_router, data_dir):
     vocab = reroute_attack.vocabulary(prompts, size=150)
     gadget, _ = reroute_attack.search(small_router.predict_proba, search, vocab, words=12, rounds=1, candidates=8)
     return gadget, search, held_out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A real redis-server on loopback (Debian package redis-server), stopped after the test."""
+    pytest.importorskip("redis", reason="the Redis client is not installed (pip install 'routellm-plugin[redis]')")
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server) and cannot be started here")
+    port = _free_port()
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.skip("redis-server did not start")
+    yield proc, f"redis://127.0.0.1:{port}/0"
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(5)
+
+
+@pytest.fixture(scope="session")
+def budget_stream(data_dir, small_router):
+    """A drifting stream for the online budget on ``small_router``'s price rule: 100 GSM8K questions,
+    100 Arena-Hard prompts, 100 GSM8K questions; calibration on 60 other Arena-Hard prompts; a budget
+    between always-cheapest and always-priciest there; ``spends(metas)``: USD per 1,000 calls of every
+    ``window`` consecutive decisions (from each decision's metadata, the routed model's estimated cost)."""
+    import random
+
+    import numpy as np
+
+    from routellm_core import RoutingPolicy
+    from routellm_core.data.arena import arena_hard_questions
+    from routellm_core.evaluation.benchmarks import load_gsm8k
+
+    prices = {"gpt-4-1106-preview": (10.0, 30.0), "claude-2": (8.0, 24.0), "mixtral-8x7b-instruct-v0.1": (0.5, 0.5)}
+    arena = [q.prompt for q in arena_hard_questions(data_dir)]
+    gsm8k = list(load_gsm8k().prompts)
+    rng = random.Random(3)
+    rng.shuffle(arena)
+    rng.shuffle(gsm8k)
+    calibration = arena[100:160]
+    fixed = RoutingPolicy(small_router, candidates=prices, threshold=0.5)
+    costs = np.array([[c.cost_usd for c in d.candidates] for d in fixed.decide(calibration)])
+    budget = float(round(1000 * (0.4 * costs.min(axis=1).mean() + 0.6 * costs.max(axis=1).mean()), 2))
+    window = 60
+
+    def spends(metas):
+        cost = np.array([next(c["cost_usd"] for c in m["candidates"] if c["model"] == m["routed_model"])
+                         for m in metas])
+        return [1000 * float(cost[i:i + window].mean()) for i in range(len(cost) - window + 1)]
+
+    return {"prompts": gsm8k[:100] + arena[:100] + gsm8k[100:200], "calibration": calibration, "prices": prices,
+            "budget": budget, "window": window, "spends": spends}

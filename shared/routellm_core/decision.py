@@ -23,15 +23,18 @@ METADATA_FIELDS = (
     "decision_id", "kind", "routed_model", "top_model", "candidates",
     "cascade", "first_role", "answer_p_inadequate", "escalate_threshold", "escalated", "cascade_skipped",
     "calls", "wasted_calls", "explored", "propensity",
-    "online_share", "online_forced", "guard_flag", "unguarded_probability", "truncated",
+    "online_share", "online_forced", "online_spend_per_1k", "guard_flag", "unguarded_probability", "truncated",
 )
 # Keys the wrappers around a strategy fill (docs/guard.md): the online threshold (``online_share``:
 # realised strong share of the last window before this decision; ``online_forced``: "strong"/"weak"
-# when the window bound, not the score, chose the role), the reroute guard (``guard_flag``: why it
+# when the window bound, not the score, chose the role; ``"cheaper"`` when the online budget's bound
+# chose a cheaper model; ``online_spend_per_1k``: the online budget's realised USD per 1,000 calls over
+# the last window before this decision), the reroute guard (``guard_flag``: why it
 # flagged the text; ``unguarded_probability``: the whole text's score, when the guard routed on a lower
 # one, then in ``probability``) and the input cap (``truncated``:
 # the routed text's length in characters before head-and-tail truncation). None when not applicable.
-NOTE_FIELDS = ("online_share", "online_forced", "guard_flag", "unguarded_probability", "truncated")
+NOTE_FIELDS = ("online_share", "online_forced", "online_spend_per_1k", "guard_flag", "unguarded_probability",
+               "truncated")
 # The cascade's own keys (None for other kinds).
 CASCADE_FIELDS = ("cascade", "first_role", "answer_p_inadequate", "escalate_threshold", "escalated", "cascade_skipped",
                   "calls", "wasted_calls")

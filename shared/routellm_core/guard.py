@@ -1,27 +1,36 @@
 """The reroute guard: text added before or after a prompt cannot raise its P(strong wins).
 
 ``RoutingPolicy(..., reroute_guard=True)`` (server config: ``reroute_guard: true``) scores each
-routed text in up to five forms, in one router call: the whole text, the text without its first
-``GUARD_WORDS`` words, without its last ``GUARD_WORDS`` words, without its first sentence and
-without its last sentence (a form is skipped when it would leave fewer than ``MIN_WORDS`` words).
-It routes on the **lowest** of these scores, so that text added in front of a task or after it
-(a "confounder gadget", arXiv 2501.01818, of at most ``GUARD_WORDS`` words, or one added sentence)
-scores no higher than the task itself: the guarded score of ``prefix + prompt`` is at most
-P(prompt). The conservative side is the cheap one: the guard protects the budget (an attacker
-cannot make calls expensive); text that pushes a prompt towards the weak model only lowers the
-answer's quality for its own sender.
+routed text in up to nine forms, in one router call: the whole text and the text with ``a`` words
+cut from its start and ``b`` from its end, for every ``a, b`` in ``CUTS`` = (0, 12, 24) but
+``a = b = 0`` (a form is skipped when it would leave fewer than ``MIN_WORDS`` words). It routes on
+the **lowest** of these scores.
+
+Why this grid. A gadget of ``GUARD_WORDS`` = 12 words put before (or after) a prompt is cut away
+exactly by the forms that cut 12 (or 24) words on its side, and those forms of the attacked text
+*are* forms of the prompt itself: without its first 12 words the attacked text is the prompt;
+with 12 cut from its start and 12 or 24 from its end, it is the prompt without its last 0 or 12
+words; and so on. So the guarded score of ``prefix + prompt`` is at most P(prompt), and it can
+exceed the prompt's own guarded score only when the prompt's lowest form is one the attacked text
+lacks (a 24-word cut on the gadget's side). ``docs/guard.md`` measures how often that is (the
+"every gadget-bearing form at 1" bound) and what real searched gadgets achieve. A shorter gadget
+takes some task words with it in these forms: it is bounded less tightly (also measured there).
+
+The conservative side is the cheap one: the guard protects the budget (an attacker cannot make
+calls expensive); text that pushes a prompt towards the weak model only lowers the answer's
+quality for its own sender.
 
 A text whose whole-text score exceeds the guarded one by ``FLAG_MARGIN`` or more is *flagged*: its
 metadata says which part moved P (``guard_flag``, e.g. ``"leading words raise P by 0.31"``) and
 keeps the unguarded score (``unguarded_probability``); the server counts flagged requests in
 ``/metrics`` (``routellm_reroute_flagged_total``). A threshold calibrated with the guard on
 (``strong_fraction``) is calibrated on guarded scores, so the clean strong share is kept.
-Cost: one router call with up to five texts instead of one (docs/guard.md has the timings).
+Cost: one router call with up to nine texts instead of one, most of them shorter than the text
+(docs/guard.md has the timings).
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import weakref
 from collections import OrderedDict
@@ -32,26 +41,31 @@ import numpy as np
 from .routers.base import Router
 
 GUARD_WORDS = 12
+CUTS = (0, GUARD_WORDS, 2 * GUARD_WORDS)  # words cut from the start and from the end, in every combination
 MIN_WORDS = 3
 FLAG_MARGIN = 0.1
 _CACHE_SIZE = 4096
-_SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+|\n+")
 
-_VARIANTS = ("leading words", "trailing words", "first sentence", "last sentence")
+
+def _part(start: int, end: int) -> str:
+    if start and end:
+        return "leading and trailing words"
+    return "leading words" if start else "trailing words"
 
 
 def variants(text: str) -> list[tuple[str, str]]:
-    """(what was removed, the text without it) for every form of ``text`` the guard also scores."""
+    """(what was removed, the text without it) for every form of ``text`` the guard also scores.
+
+    The forms cut ``a`` words from the start and ``b`` from the end for ``a, b`` in :data:`CUTS`
+    (not both 0), keeping at least :data:`MIN_WORDS` words; words are split on whitespace and
+    joined by one space.
+    """
     words = text.split()
     out: list[tuple[str, str]] = []
-    if len(words) - GUARD_WORDS >= MIN_WORDS:
-        out.append(("leading words", " ".join(words[GUARD_WORDS:])))
-        out.append(("trailing words", " ".join(words[:-GUARD_WORDS])))
-    parts = [p for p in _SENTENCE_END.split(text.strip()) if p.strip()]
-    if len(parts) >= 2:
-        for name, rest in (("first sentence", parts[1:]), ("last sentence", parts[:-1])):
-            if len(" ".join(rest).split()) >= MIN_WORDS:
-                out.append((name, " ".join(rest)))
+    for start in CUTS:
+        for end in CUTS:
+            if (start or end) and len(words) - start - end >= MIN_WORDS:
+                out.append((_part(start, end), " ".join(words[start:len(words) - end])))
     return out
 
 

@@ -21,24 +21,25 @@ an adversarial one): for every ``N`` consecutive decisions of one state, the fir
 the number of strong decisions is in ``[L, U]`` — a strong share within ``F +- tolerance``
 (rounded inwards to whole decisions). The soft step decides how often the bound has to force a
 decision; ``benchmarks/drift.py`` measures it. Decisions of the empty-text rule (``on_empty``) are
-not routed by score and are not counted. The state is local to the process (one per policy
-object, shared by the threads and tasks that use it); copies made by per-call overrides start
-their own state.
+not routed by score and are not counted. The state is local to the process by default (one per policy
+object, shared by the threads and tasks that use it); with ``online_state="redis://..."`` it
+lives in Redis and the guarantee holds over the decisions of every replica sharing it, in the
+order they take its lock (:mod:`routellm_core.online_state`; losing Redis falls back to the
+replica's own window). Copies made by per-call overrides start their own state.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-import threading
-from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .calibration import threshold_for_fraction
 from .decision import Decision
 from .errors import InvalidInputError
+from .online_state import LocalStore, RedisStore, WindowState
 from .routers.base import Router
 from .threshold_rule import ThresholdRule, other_role
 
@@ -76,33 +77,6 @@ def window_strong_counts(strong: Sequence[bool], window: int) -> list[int]:
     return counts
 
 
-class WindowState:
-    """The last decisions of one online threshold: recent scores and strong/weak outcomes (thread-safe)."""
-
-    def __init__(self, window: int, score_window: int) -> None:
-        self.window = window
-        self.scores: deque[float] = deque(maxlen=score_window)
-        self.recent: deque[bool] = deque(maxlen=window - 1)  # the last N-1 outcomes
-        self.strong_recent = 0
-        self.total = 0  # decisions counted so far
-        self.strong_first = 0  # strong decisions among the first N
-        self.forced = {"strong": 0, "weak": 0}
-        self.lock = threading.Lock()
-
-    def share(self) -> float | None:
-        """The realised strong share of the last N-1 decisions (None before the first decision)."""
-        return self.strong_recent / len(self.recent) if self.recent else None
-
-    def record(self, strong: bool) -> None:
-        if len(self.recent) == self.recent.maxlen and self.recent[0]:
-            self.strong_recent -= 1
-        self.recent.append(strong)
-        self.strong_recent += strong
-        if self.total < self.window:
-            self.strong_first += strong
-        self.total += 1
-
-
 @dataclass(frozen=True, eq=False)
 class OnlineThreshold:
     """A threshold rule whose threshold follows the traffic so every window of N decisions keeps its share.
@@ -114,6 +88,7 @@ class OnlineThreshold:
     window: int
     tolerance: float = DEFAULT_TOLERANCE
     gain: float = DEFAULT_GAIN
+    state_spec: Any = None
     _state: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -126,7 +101,8 @@ class OnlineThreshold:
         if lower > upper:
             raise InvalidInputError(f"online_window={self.window} is too short to keep a share within "
                                     f"{self.target:g} +- {self.tolerance:g}")
-        self._state["window"] = WindowState(self.window, max(MIN_WINDOW, self.window // 15))
+        self._state["store"] = make_store(self.state_spec, self.window, max(MIN_WINDOW, self.window // 15),
+                                          f"target{self.target:g}")
 
     # --- settings ------------------------------------------------------------------------------
     @property
@@ -142,8 +118,14 @@ class OnlineThreshold:
         return lower, upper
 
     @property
+    def store(self) -> LocalStore:
+        """Where the window lives: this process (:class:`LocalStore`) or Redis (:class:`RedisStore`)."""
+        return self._state["store"]
+
+    @property
     def state(self) -> WindowState:
-        return self._state["window"]
+        """The window as it stands (the shared one, read from Redis, for a :class:`RedisStore`)."""
+        return self.store.peek()
 
     @property
     def router_label(self) -> str:
@@ -165,8 +147,8 @@ class OnlineThreshold:
 
     def resolved_threshold(self) -> float:
         """The threshold the next decision starts from (before the window bound)."""
-        with self.state.lock:
-            return self._threshold(self.state)
+        with self.store.session() as state:
+            return self._threshold(state)
 
     def resolve(self) -> OnlineThreshold:
         self.rule.resolve()
@@ -209,8 +191,7 @@ class OnlineThreshold:
     def _decisions(self, texts: list[str], probs: Sequence[float], name: str) -> list[Decision]:
         scored = iter(probs)
         out = []
-        state = self.state
-        with state.lock:
+        with self.store.session() as state:
             for text in texts:
                 if not text.strip():
                     out.append(self.rule.decision(text, math.nan, self.rule.resolved_threshold(), name))
@@ -233,11 +214,36 @@ class OnlineThreshold:
         if not self.resolved:
             await asyncio.to_thread(self.resolve)
         texts, probs, router = await self.rule.ascore(texts)
+        if self.store.shared:  # Redis round trips: not on the event loop
+            return await asyncio.to_thread(self._decisions, texts, probs, self.name(router))
         return self._decisions(texts, probs, self.name(router))
 
     def stats(self) -> dict[str, Any]:
         """Counters for monitoring: decisions, realised share of the last window, forced decisions."""
-        state = self.state
-        with state.lock:
+        with self.store.session() as state:
             return {"decisions": state.total, "share": state.share(), "forced_strong": state.forced["strong"],
                     "forced_weak": state.forced["weak"], "target": self.target, "window": self.window}
+
+
+def make_store(spec: Any, window: int, score_window: int, scope: str) -> LocalStore:
+    """The state store ``online_state`` names: None (this process), a ``redis://`` URL, a mapping of
+    :class:`RedisStore` settings (``url``, ``key``, ``timeout``, ``retry_seconds``, ``on_fallback``, ...),
+    or a store made for this window."""
+    if spec is None:
+        return LocalStore(window, score_window)
+    if isinstance(spec, LocalStore):
+        if spec.local.window != window or spec.local.scores.maxlen != score_window:
+            raise InvalidInputError(f"online_state was made for a window of {spec.local.window}, not {window}")
+        return spec
+    if isinstance(spec, str):
+        spec = {"url": spec}
+    if not isinstance(spec, Mapping) or not isinstance(spec.get("url"), str):
+        raise InvalidInputError(f"online_state must be a redis:// URL, a mapping with 'url' or a state store, "
+                                f"got {spec!r}")
+    settings = dict(spec)
+    url = settings.pop("url")
+    key = f"{settings.pop('key', 'routellm:online')}:{scope}"
+    try:
+        return RedisStore(window, score_window, url, key, **settings)
+    except TypeError as exc:
+        raise InvalidInputError(f"online_state: {exc}") from None

@@ -118,6 +118,7 @@ class RoutingPolicy:
     feedback: Any = None
     online_window: int | None = None
     reroute_guard: bool = False
+    online_state: Any = None
     _state: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -146,12 +147,22 @@ class RoutingPolicy:
     def _build_strategy(self) -> Any:
         strategy = self._base_strategy()
         if self.online_window is not None:
+            from .multi_model import MultiModelPolicy
             from .online import OnlineThreshold
 
+            if isinstance(strategy, MultiModelPolicy):  # many models: keep a budget per 1,000 calls
+                from .online_budget import OnlineBudget
+
+                if self.online_state is not None:
+                    raise InvalidInputError("online_state (a window shared through Redis) applies to the online "
+                                            "threshold of a strong/weak pair; the online budget keeps its own window")
+                return OnlineBudget(strategy, self.online_window)
             if not isinstance(strategy, ThresholdRule):
-                raise InvalidInputError("online_window keeps a strong share: it applies to a strong/weak pair with "
-                                        "strong_fraction (not to candidates or a cascade)")
-            strategy = OnlineThreshold(strategy, self.online_window)
+                raise InvalidInputError("online_window keeps a strong share (a strong/weak pair with strong_fraction) "
+                                        "or a budget (candidates with budget_per_1k): not a cascade")
+            strategy = OnlineThreshold(strategy, self.online_window, state_spec=self.online_state)
+        elif self.online_state is not None:
+            raise InvalidInputError("online_state says where an online window lives: give online_window too")
         return strategy
 
     def _base_strategy(self) -> Any:
@@ -233,10 +244,12 @@ class RoutingPolicy:
             return self
         changes: dict[str, Any] = {}
         if threshold is not None:
-            changes.update(threshold=check_threshold(threshold), strong_fraction=None, top_fraction=None, online_window=None,
+            changes.update(threshold=check_threshold(threshold), strong_fraction=None, top_fraction=None, online_window=None, online_state=None,
                            budget_per_1k=None)
         if strong_fraction is not None:
             changes.update(threshold=None, strong_fraction=strong_fraction)
+            if hasattr(self.online_state, "session"):  # a store object holds one window: the copy starts its own
+                changes["online_state"] = None
         if router is not None:
             changes["router"] = router
         settings = {**self.settings(), **changes}
@@ -270,7 +283,8 @@ class RoutingPolicy:
                 "fallback": self.fallback, "max_batch": self.max_batch, "label": self.label,
                 "candidates": self.candidates, "top_fraction": self.top_fraction,
                 "budget_per_1k": self.budget_per_1k, "cascade": self.cascade, "explore": self.explore,
-                "feedback": self.feedback, "online_window": self.online_window, "reroute_guard": self.reroute_guard}
+                "feedback": self.feedback, "online_window": self.online_window, "reroute_guard": self.reroute_guard,
+                "online_state": self.online_state}
 
     # --- resolution (lazy, cached) ---------------------------------------------------------------
     def resolved_router(self) -> Router:
@@ -337,6 +351,10 @@ class RoutingPolicy:
                 d = d.noted(guard_flag=seen[2], unguarded_probability=round(seen[0], 6))
             noted.append(d)
         return noted
+
+    def _finished(self, decision: Decision, length: int | None) -> Decision:
+        """One decision made outside :meth:`decide` (``decide_many``) with the notes ``decide`` adds."""
+        return self._explored(self._noted([decision], [length]))[0]
 
     def _explored(self, decisions: list[Decision]) -> list[Decision]:
         """With ``explore``: flip each decision with that probability, recording the propensity.
@@ -444,24 +462,27 @@ def decide_many(pairs: Sequence[tuple[RoutingPolicy, str]]) -> list[Decision | E
     """Decisions for (policy, text) pairs that may differ per item (batch calls with per-item overrides).
 
     One router call per distinct router for the threshold rule; an item whose text or settings are
-    invalid gets its exception in its place, so the others are still routed.
+    invalid gets its exception in its place, so the others are still routed. Each decision carries
+    the same notes a single ``decide`` gives it (``truncated`` for a capped text, the reroute guard's
+    flag, exploration).
     """
     results: list[Decision | Exception | None] = [None] * len(pairs)
     groups: dict[int, list[tuple[int, ThresholdRule, str, float]]] = {}
     routers: dict[int, Router] = {}
+    lengths: list[int | None] = [None] * len(pairs)
     for i, (policy, text) in enumerate(pairs):
         try:
             if not isinstance(text, str):
                 raise InvalidInputError(f"text {i} is {type(text).__name__}, expected str")
-            text, _ = clean_text(text)
             rule = policy.strategy
             if not isinstance(rule, ThresholdRule):
-                results[i] = policy.decide([text])[0]
+                results[i] = policy.decide([text])[0]  # cleans, caps and notes the text itself
                 continue
+            text, lengths[i] = clean_text(text)
             router = rule.resolved_router()
             threshold = rule.resolved_threshold()
             if not text.strip():
-                results[i] = rule.decision(text, math.nan, threshold, rule.name(router))
+                results[i] = policy._finished(rule.decision(text, math.nan, threshold, rule.name(router)), lengths[i])
                 continue
         except RouteLLMError as exc:
             results[i] = exc
@@ -473,7 +494,7 @@ def decide_many(pairs: Sequence[tuple[RoutingPolicy, str]]) -> list[Decision | E
         with scoring_lock(router):
             probs = router.predict_proba([text for _, _, text, _ in items])
         for (i, rule, text, threshold), p in zip(items, probs, strict=True):
-            results[i] = rule.decision(text, float(p), threshold, rule.name(router))
+            results[i] = pairs[i][0]._finished(rule.decision(text, float(p), threshold, rule.name(router)), lengths[i])
     return results  # type: ignore[return-value]
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from routellm_core import InvalidInputError, RoutingPolicy
-from routellm_core.guard import GUARD_WORDS, guarded, variants
+from routellm_core.guard import CUTS, GUARD_WORDS, guarded, variants
 
 
 def test_the_generated_prefix_moves_the_unguarded_router(reroute_attack, reroute_gadget, small_router):
@@ -50,12 +50,74 @@ def test_flagged_decisions_say_why(reroute_attack, reroute_gadget, small_router)
     assert all(m["probability"] <= d.probability + 1e-9 for m, d in zip(metas, plain, strict=True))
 
 
+@pytest.fixture(scope="module")
+def adaptive_gadgets(reroute_attack, reroute_gadget, small_router):
+    """A 12-word prefix and a 12-word suffix searched against the *guarded* scorer itself (adaptive attack)."""
+    _, search, held_out = reroute_gadget
+    guard = guarded(small_router)
+    vocab = reroute_attack.vocabulary(search + held_out, size=150)
+    return {where: reroute_attack.search(guard.predict_proba, search[:4], vocab, words=12, rounds=1, candidates=4,
+                                         where=where)[0] for where in ("prefix", "suffix")}
+
+
+def _cut(words, start, end):
+    return " ".join(words[start:len(words) - end])
+
+
+@pytest.mark.parametrize("where", ["prefix", "suffix"])
+def test_adaptive_gadgets_stay_below_the_prompts_own_forms(reroute_attack, reroute_gadget, adaptive_gadgets,
+                                                           small_router, where):
+    """The grid's promise: with 12 words added, the forms that cut them away are the prompt's own forms."""
+    _, _, held_out = reroute_gadget
+    gadget = adaptive_gadgets[where]
+    attacked = guarded(small_router).predict_proba([reroute_attack.apply(gadget, p, where) for p in held_out])
+    for prompt, score in zip(held_out, attacked, strict=True):
+        words = prompt.split()
+        # prefix: cutting 12 (24) leading words of the attacked text leaves the prompt (without its first 12)
+        kept = [(a, b) for a in CUTS[:2] for b in CUTS] if where == "prefix" else [(a, b) for a in CUTS for b in CUTS[:2]]
+        own = [_cut(words, a, b) for a, b in kept if len(words) - a - b >= 3]
+        assert score <= small_router.predict_proba(own).min() + 1e-6
+
+
+@pytest.mark.parametrize("where", ["prefix", "suffix"])
+def test_adaptive_gadgets_move_the_guarded_share_by_at_most_5_points(reroute_attack, reroute_gadget,
+                                                                      adaptive_gadgets, small_router, where):
+    """+5 points on 30 prompts is 1.5 prompts: at most one more strong call (benchmarks/reroute_attack.py
+    measures the shipped router on 490)."""
+    _, _, held_out = reroute_gadget
+    texts = [reroute_attack.apply(adaptive_gadgets[where], p, where) for p in held_out]
+    policy = RoutingPolicy(small_router, strong_fraction=0.5, calibration_prompts=held_out, reroute_guard=True)
+    clean = np.mean([d.role == "strong" for d in policy.decide(held_out)])
+    attacked = np.mean([d.role == "strong" for d in policy.decide(texts)])
+    assert attacked - clean <= 0.05 + 1e-9, (where, clean, attacked)
+    plain = RoutingPolicy(small_router, strong_fraction=0.5, calibration_prompts=held_out)
+    assert np.mean([d.role == "strong" for d in plain.decide(texts)]) >= attacked
+
+
+@pytest.mark.parametrize("where", ["prefix", "suffix"])
+def test_no_12_word_gadget_can_do_more_than_the_saturated_bound(reroute_attack, reroute_gadget, adaptive_gadgets,
+                                                                 small_router, where):
+    """Every form holding the gadget at P = 1: what is left bounds any gadget of that length."""
+    _, _, held_out = reroute_gadget
+    guard = guarded(small_router)
+    threshold = float(np.quantile(guard.predict_proba(held_out), 0.5))
+    bound = reroute_attack.saturated_bound(small_router.predict_proba, held_out, 12, where, threshold)
+    assert bound <= 0.5 + 0.1
+    for gadget in ([w.upper() for w in "prove this theorem rigorously".split()] * 3, adaptive_gadgets[where]):
+        texts = [reroute_attack.apply(gadget, p, where) for p in held_out]
+        assert float(np.mean(guard.predict_proba(texts) >= threshold)) <= bound + 1e-4  # bound: rounded to 4 places
+
+
 def test_variants_and_settings():
-    words = " ".join(f"w{i}" for i in range(20))
-    forms = dict(variants(words))
-    assert forms["leading words"].split()[0] == f"w{GUARD_WORDS}" and len(forms["trailing words"].split()) == 8
-    assert dict(variants("One sentence here. Another one follows now."))["first sentence"] == "Another one follows now."
-    assert variants("hi") == []
+    words = " ".join(f"w{i}" for i in range(40))
+    forms: dict[str, str] = {}
+    for name, text in variants(words):
+        forms.setdefault(name, text)  # the first form of each kind: 12 words cut
+    assert forms["leading words"].split()[0] == f"w{GUARD_WORDS}" and len(forms["trailing words"].split()) == 28
+    assert sorted(len(t.split()) for _, t in variants(words)) == [4, 4, 16, 16, 16, 28, 28]
+    both = [t for name, t in variants(words) if name == "leading and trailing words"]
+    assert [t.split()[0] for t in both] == ["w12", "w12", "w24"] and CUTS == (0, GUARD_WORDS, 2 * GUARD_WORDS)
+    assert len(variants(" ".join(["x"] * 15))) == 2 and variants("hi") == []
     with pytest.raises(InvalidInputError, match="reroute_guard"):
         RoutingPolicy("random", threshold=0.5, reroute_guard="yes")
     with pytest.raises(InvalidInputError, match="reroute_guard"):

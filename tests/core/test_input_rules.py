@@ -100,3 +100,13 @@ def test_cli_routes_a_million_characters_and_surrogates(tmp_path):
     assert out.returncode == 0, out.stderr
     rows = [json.loads(line) for line in out.stdout.splitlines()]
     assert rows[0]["truncated"] == len(HUGE) and rows[1]["truncated"] is None
+
+
+def test_batch_decisions_note_the_cap_too(word_count_router, small_router):
+    from routellm_core.policy import decide_many
+
+    pair = RoutingPolicy(word_count_router, threshold=0.5)
+    multi = RoutingPolicy(small_router, candidates={"gpt-4-1106-preview": (10, 30), "claude-2": (8, 24)}, threshold=0.5)
+    results = decide_many([(pair, HUGE), (pair, "short one"), (multi, HUGE), (multi, "short two")])
+    assert [d.metadata()["truncated"] for d in results] == [len(HUGE), None, len(HUGE), None]
+    assert len(results[0].text) == MAX_ROUTED_CHARS

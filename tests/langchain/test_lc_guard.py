@@ -99,3 +99,11 @@ def test_reroute_guard_on_generated_prefixes(small_router, reroute_attack, rerou
     assert any(m["guard_flag"] for m in guarded)
     assert all(g["probability"] <= p["probability"] + 1e-9 for g, p in zip(guarded, plain, strict=True))
     assert sum(m["role"] == "strong" for m in guarded) <= sum(m["role"] == "strong" for m in plain)
+
+
+def test_batch_calls_note_the_cap_too(word_count_router):
+    llm = _llm(word_count_router, threshold=0.5)
+    metas = [m.response_metadata["routellm"] for m in llm.batch([HUGE, "a short question"])]
+    assert metas[0]["truncated"] == len(HUGE) and metas[1]["truncated"] is None
+    runnable = RouteLLMRunnable(strong=_pair()[0], weak=_pair()[1], router=word_count_router, threshold=0.5)
+    assert [a.content for a in runnable.batch([HUGE, "hi"])] == ["strong answer", "weak answer"]

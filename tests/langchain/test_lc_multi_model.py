@@ -125,3 +125,18 @@ def test_bind_tools_in_an_agent_routes_each_step_among_three_models(small_router
     assert len(three["local"].requests) == 2 and not three["gpt-4o"].requests and not three["gpt-4o-mini"].requests
     final = state["messages"][-1]
     assert final.response_metadata["routellm"]["model"] == "local" and not final.tool_calls
+
+
+def test_online_budget_on_a_drifting_stream(small_router, budget_stream):
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from langchain_routellm import ChatRouteLLM
+
+    budget, window = budget_stream["budget"], budget_stream["window"]
+    llm = ChatRouteLLM(models={m: FakeListChatModel(responses=[m]) for m in budget_stream["prices"]},
+                       prices=budget_stream["prices"], router=small_router, budget_per_1k=budget,
+                       calibration_prompts=budget_stream["calibration"], online_window=window)
+    metas = [llm.invoke(p).response_metadata["routellm"] for p in budget_stream["prompts"]]
+    windows = budget_stream["spends"](metas)
+    assert max(windows) <= 1.1 * budget + 1e-9 and min(windows[window:]) >= 0.85 * budget
+    assert any(m["online_spend_per_1k"] for m in metas)

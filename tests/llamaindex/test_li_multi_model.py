@@ -93,3 +93,18 @@ async def test_function_agent_routes_its_tool_loop_among_three_llms(small_router
     assert [m["role"] for m in local[-1]["messages"]][-2:] == ["assistant", "tool"]
     assert local[-1]["messages"][-1]["content"] == "sunny in Paris"
     assert str(result.response.content).startswith("Answer from local-model")
+
+
+def test_online_budget_on_a_drifting_stream(small_router, budget_stream):
+    from llama_index.core.llms import MockLLM
+
+    from llamaindex_routellm import RouteLLM
+
+    budget, window = budget_stream["budget"], budget_stream["window"]
+    llm = RouteLLM(models={m: MockLLM() for m in budget_stream["prices"]}, prices=budget_stream["prices"],
+                   router=small_router, budget_per_1k=budget, calibration_prompts=budget_stream["calibration"],
+                   online_window=window)
+    metas = [llm.complete(p).additional_kwargs["routellm"] for p in budget_stream["prompts"]]
+    windows = budget_stream["spends"](metas)
+    assert max(windows) <= 1.1 * budget + 1e-9 and min(windows[window:]) >= 0.85 * budget
+    assert any(m["online_spend_per_1k"] for m in metas)

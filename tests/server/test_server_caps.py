@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,38 +12,6 @@ from server_helpers import PROMPT, scrape
 
 pytestmark = pytest.mark.timeout(240)
 STRONG = {"model": "always-strong", "messages": [{"role": "user", "content": PROMPT}]}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    """A real redis-server on loopback (Debian package redis-server), stopped after the test."""
-    pytest.importorskip("redis", reason="the Redis client is not installed (pip install 'routellm-plugin[redis]')")
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server) and cannot be started here")
-    port = _free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.skip("redis-server did not start")
-    yield proc, f"redis://127.0.0.1:{port}/0"
-    if proc.poll() is None:
-        proc.terminate()
-        proc.wait(5)
 
 
 def _wait_for_a_fresh_minute(margin: float = 25.0) -> None:
@@ -127,3 +92,53 @@ def test_bad_caps_configs_are_clear_errors(server_config, caps, words):
 
     with pytest.raises((ConfigError, ValueError), match=words):
         build_config({**server_config, "caps": caps})
+
+
+@pytest.fixture
+def three_priced():
+    from routellm_core.testing import OpenAIStubServer
+
+    with (OpenAIStubServer(model="big-model") as big, OpenAIStubServer(model="mini-model") as mini,
+          OpenAIStubServer(model="local-model") as local):
+        servers = {"gpt-4o": big, "gpt-4o-mini": mini, "local": local}
+        stand_in = {"gpt-4o": "gpt-4-1106-preview", "gpt-4o-mini": "gpt-3.5-turbo-1106",
+                    "local": "mixtral-8x7b-instruct-v0.1"}
+        price = {"gpt-4o": [2.5, 10], "gpt-4o-mini": [0.15, 0.6], "local": 0}
+        multi = {"router": "mf", "threshold": 0.0,  # every call to the priciest model
+                 "models": {k: {"base_url": s.base_url, "model": s.model, "timeout": 5, "connect_timeout": 1,
+                                "price": price[k], "router_model": stand_in[k]} for k, s in servers.items()}}
+        yield servers, multi
+
+
+MULTI = {"model": "router-multi", "messages": [{"role": "user", "content": "Write a haiku about routers."}]}
+
+
+def test_dollar_caps_apply_to_the_many_model_router(make_server, redis_server, three_priced):
+    servers, multi = three_priced
+    _, url = redis_server
+    replicas = [make_server(multi_model=multi, caps={"dollars": 0.01, "strong_call_usd": 0.02, "window_seconds": 3600,
+                                                     "redis_url": url}) for _ in range(2)]
+    first = _post(replicas[0], body=MULTI).json()["routellm"]
+    cost = next(c["cost_usd"] for c in first["candidates"] if c["model"] == "gpt-4o")
+    passes = int(0.01 // cost)  # calls of this estimated cost that fit in $0.01
+    assert first["model"] == "gpt-4o" and passes >= 2
+    responses = [_post(replicas[i % 2], body=MULTI) for i in range(passes + 3)]
+    states = [r.headers.get("x-routellm-cap") for r in responses]
+    assert states == ["ok"] * (passes - 1) + ["weak"] * 4  # the first call took one share already
+    models = [r.json()["routellm"]["model"] for r in responses]
+    assert models == ["gpt-4o"] * (passes - 1) + ["local"] * 4  # past the cap: the cheapest candidate
+    assert len(servers["gpt-4o"].requests) == passes and len(servers["local"].requests) == 4
+    assert [int(r.headers["x-routellm-cap-remaining"]) for r in responses[:passes - 1]] == \
+        list(range(passes - 2, -1, -1))
+
+
+def test_strong_call_caps_on_the_many_model_router_can_answer_429(make_server, three_priced):
+    servers, multi = three_priced
+    server = make_server(multi_model=multi, caps={"strong_calls": 2, "over": "429", "window_seconds": 3600})
+    codes = [_post(server, body=MULTI).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    last = _post(server, body=MULTI)
+    assert last.headers["x-routellm-cap"] == "429" and last.json()["error"]["code"] == "spend_cap"
+    cheap = _post(server, body=MULTI | {"model": "router-multi"}, key="k9")
+    assert cheap.headers["x-routellm-cap"] == "ok"  # another key has its own count
+    assert len(servers["gpt-4o"].requests) == 3 and not servers["local"].requests

@@ -5,24 +5,13 @@ from __future__ import annotations
 import math
 
 import httpx
-import numpy as np
 import pytest
 
 from routellm_core import register_router
 from routellm_core.online import window_strong_counts
-from routellm_core.routers.base import Router
+from server_helpers import WordCountRouter
 
 pytestmark = pytest.mark.timeout(120)
-
-
-class WordCountRouter(Router):
-    """P(strong wins) = words / 20 (capped at 1)."""
-
-    name = "words"
-    trainable = False
-
-    def _predict(self, prompts):
-        return np.array([min(1.0, len(p.split()) / 20) for p in prompts])
 
 
 def _post(server, model, text):

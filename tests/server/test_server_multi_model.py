@@ -92,3 +92,23 @@ def test_a_multi_model_only_server_needs_no_strong_weak_pair(server_config, thre
         build_config({"routers": server_config["routers"]})
     with pytest.raises(ConfigError, match="aliases route between strong and weak"):
         build_config({**only_multi, "aliases": server_config["aliases"]})
+
+
+def test_online_budget_on_a_drifting_stream(make_server, three, budget_stream):
+    budget, window = budget_stream["budget"], budget_stream["window"]
+    config = {**multi_config(three, None), "budget_per_1k": budget, "online_window": window,
+              "calibration_prompts": budget_stream["calibration"]}
+    for name in config["models"]:  # the stream's candidates are the router's own models
+        config["models"][name]["router_model"] = None
+    config["models"] = {m: {**spec, "price": list(budget_stream["prices"][m])}
+                        for m, spec in zip(budget_stream["prices"], config["models"].values(), strict=True)}
+    server = make_server(multi_model=config)
+    metas = []
+    for i, prompt in enumerate(budget_stream["prompts"]):
+        body = {"model": "router-multi", "messages": [{"role": "user", "content": prompt}]}
+        endpoint = "chat/completions" if i % 20 == 0 else "route"  # decisions alone, and some real calls
+        response = httpx.post(f"{server.base_url}/{endpoint}", json=body, timeout=30)
+        assert response.status_code == 200, response.text
+        metas.append(response.json()["routellm"] if endpoint == "chat/completions" else response.json())
+    windows = budget_stream["spends"](metas)
+    assert max(windows) <= 1.1 * budget + 1e-9 and min(windows[window:]) >= 0.85 * budget

@@ -149,10 +149,10 @@ def decision_headers(meta: dict[str, Any], answered: bool = True, names: dict[st
 
 def create_app(config: ServerConfig) -> FastAPI:
     """Build the app: load (and warm up) the configured routers; upstream connections open lazily."""
-    pool = RouterPool(config)
+    metrics = Metrics()
+    pool = RouterPool(config, metrics)
     if config.warmup:
         pool.warm_up()
-    metrics = Metrics()
     metrics.registry.register(CapacityCollector(pool.queue, pool.caches))  # queue depth, decision-cache hit rate
     upstreams = Upstreams(config, metrics)
     caps = SpendCaps(config.caps, metrics) if config.caps else None  # spend caps per client key (caps.py)

@@ -13,7 +13,11 @@ Config (``caps:`` in the server config)::
 A decision that routes a strong/weak request to the strong model takes one unit (a strong call,
 or ``strong_call_usd`` in micro-dollars) from the key's window with one atomic ``INCRBY``; the
 call passes when the new total is within the cap. Each passed call is counted exactly once, and
-across replicas sharing one Redis at most the cap passes per key and window. Past the cap the
+across replicas sharing one Redis at most the cap passes per key and window. Calls of the price
+rule (``router-multi``) routed to any candidate but the cheapest count too: their estimated cost
+(the chosen model's price on the prompt's tokens and its expected output) for a dollar cap, one call
+for a strong-call cap; past the cap they go to the cheapest candidate (or get the 429), and a call
+that did not fit is taken back from the count. Past the cap the
 request goes to the weak model (or gets a 429 with ``retry-after``); the headers
 ``x-routellm-cap`` (``ok``, ``weak`` or ``429``) and ``x-routellm-cap-remaining`` say which.
 
@@ -142,10 +146,13 @@ class SpendCaps:
     async def apply(self, client: str, decision: Decision) -> tuple[Decision, CapResult | None]:
         """The decision to run for ``client`` (rerouted to weak past the cap) and what the cap did.
 
-        Only strong/weak decisions routed strong count; others pass unchanged (None). Past the cap
-        with ``over: 429``, raises the 429 :class:`APIError`.
+        Strong/weak decisions routed strong count, and price-rule decisions (router-multi) routed to any
+        candidate but the cheapest; others pass unchanged (None). Past the cap with ``over: 429``,
+        raises the 429 :class:`APIError`.
         """
-        if decision.kind == "price" or decision.role != "strong":
+        if decision.kind == "price":
+            return await self._apply_price(client, decision)
+        if decision.role != "strong":
             return decision, None
         key, ttl = self._key(client, time.time())
         units, limit = self.config.units_per_call, self.config.limit_units
@@ -154,6 +161,32 @@ class SpendCaps:
         if total <= limit:
             self.metrics.caps_calls.labels("ok").inc()
             return decision, CapResult("ok", remaining)
+        return self._over(decision.replace(targets=("weak", "strong"), fallback=False), ttl)
+
+    async def _apply_price(self, client: str, decision: Decision) -> tuple[Decision, CapResult | None]:
+        """The price rule: a call to any candidate but the cheapest takes its estimated cost (a dollar cap)
+        or one call (a strong-call cap); past the cap it goes to the cheapest candidate (or gets a 429).
+
+        A call that does not fit is taken back from the count, so a cheaper call later in the window may
+        still fit.
+        """
+        estimates = {c.model: c.cost_usd for c in decision.candidates}
+        cheapest = min(decision.targets, key=lambda m: estimates.get(m, 0.0))  # ties: the earlier target
+        if decision.model == cheapest:
+            return decision, None
+        key, ttl = self._key(client, time.time())
+        limit = self.config.limit_units
+        units = 1 if self.config.strong_calls is not None else max(1, round(estimates.get(decision.model, 0.0) * 1e6))
+        total = await self._take(key, units, ttl)
+        if total <= limit:
+            self.metrics.caps_calls.labels("ok").inc()
+            return decision, CapResult("ok", (limit - total) // units)
+        await self._take(key, -units, ttl)
+        rest = tuple(m for m in decision.targets if m != cheapest)
+        return self._over(decision.replace(targets=(cheapest, *rest), fallback=False), ttl)
+
+    def _over(self, cheaper: Decision, ttl: int) -> tuple[Decision, CapResult]:
+        """Past the cap: the cheaper decision (over: weak), or the 429."""
         if self.config.over == "429":
             from .errors import APIError
 
@@ -163,7 +196,7 @@ class SpendCaps:
                                 f"{self.config.window_seconds}s window", type="rate_limit_error", code="spend_cap",
                            headers={"retry-after": str(ttl), "x-routellm-cap": "429", "x-routellm-cap-remaining": "0"})
         self.metrics.caps_calls.labels("weak").inc()
-        return decision.replace(targets=("weak", "strong"), fallback=False), CapResult("weak", 0)
+        return cheaper, CapResult("weak", 0)
 
     async def for_request(self, request: Any, decision: Decision) -> tuple[Decision, CapResult | None]:
         """:meth:`apply` for the client of an HTTP request (its bearer key; "anonymous" without one)."""

@@ -146,6 +146,8 @@ class MultiModelConfig(BaseModel):
     threshold: float | None = Field(None, description="a pricier model is needed when P(it wins) >= threshold")
     top_fraction: float | None = Field(None, description="share of calls on the priciest model (calibrated)")
     budget_per_1k: float | None = Field(None, description="USD per 1,000 calls on calibration_prompts")
+    online_window: int | None = Field(None, ge=20, description="with budget_per_1k: keep the spend of every "
+                                      "online_window consecutive calls of this replica near the budget (docs/guard.md)")
     calibration_prompts: list[str] = Field(default_factory=list)
     models: dict[str, CandidateConfig] = Field(min_length=2)
 
@@ -197,6 +199,18 @@ class OnlineConfig(BaseModel):
     strong_fraction: float = Field(ge=0, le=1, description="the strong share to keep")
     online_window: int = Field(300, ge=20, description="decisions per window")
     calibration_prompts: list[str] = Field(min_length=1, description="prompts for the starting threshold")
+    redis_url: str | None = Field(None, description="redis://host:port/db: one window shared by every replica "
+                                                    "naming it (absent: this replica's own window)")
+    redis_timeout: float = Field(0.5, gt=0)
+    redis_retry_seconds: float = Field(5.0, ge=0)
+    redis_key: str = Field("routellm:online", min_length=1, description="key prefix (the model name is added)")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"must be a redis://, rediss:// or unix:// URL, got {value!r}")
+        return value
 
 
 class ServerConfig(BaseModel):

@@ -64,8 +64,9 @@ def use_memory_embedder(router: Router) -> None:
 class RouterPool:
     """The routers named in the config, loaded once, and the model names that select them."""
 
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, config: ServerConfig, metrics: Any = None) -> None:
         self.config = config
+        self.metrics = metrics
         self.routers: dict[str, Router] = {}
         for key, spec in config.routers.items():
             try:
@@ -95,10 +96,22 @@ class RouterPool:
                                           calibration_prompts=tuple(online.calibration_prompts),
                                           online_window=online.online_window, fallback=self.config.fallback,
                                           max_batch=self.config.max_batch, label=online.router,
-                                          reroute_guard=self.config.reroute_guard).resolve()
+                                          reroute_guard=self.config.reroute_guard,
+                                          online_state=self._online_state(name, online)).resolve()
             except RouteLLMError as exc:
                 raise ConfigError(f"online model {name!r}: {exc}") from None
         return out
+
+    def _online_state(self, name: str, online: Any) -> dict[str, Any] | None:
+        """Where the online window of model ``name`` lives: Redis (shared by the replicas) or None (this replica)."""
+        if online.redis_url is None:
+            return None
+        spec: dict[str, Any] = {"url": online.redis_url, "key": f"{online.redis_key}:{name}",
+                                "timeout": online.redis_timeout, "retry_seconds": online.redis_retry_seconds}
+        if self.metrics is not None:
+            spec["on_fallback"] = self.metrics.online_redis_fallbacks.labels(name).inc
+            spec["on_up"] = lambda up, gauge=self.metrics.online_redis_up.labels(name): gauge.set(1 if up else 0)
+        return spec
 
     def _feedback(self) -> Any:
         """The recorder every policy of this server remembers its answers in (None: no feedback endpoint)."""
@@ -128,7 +141,8 @@ class RouterPool:
             return RoutingPolicy(self.routers[multi.router], threshold=multi.threshold, candidates=candidates,
                                  top_fraction=multi.top_fraction, budget_per_1k=multi.budget_per_1k,
                                  calibration_prompts=tuple(multi.calibration_prompts), fallback=self.config.fallback,
-                                 label=multi.router, feedback=self.feedback).resolve()
+                                 label=multi.router, feedback=self.feedback,
+                                 online_window=multi.online_window).resolve()
         except RouteLLMError as exc:
             raise ConfigError(f"multi_model: {exc}") from None
 
