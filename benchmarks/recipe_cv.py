@@ -236,7 +236,8 @@ def interval(values: np.ndarray) -> list[float]:
     return [round(float(np.quantile(boot, 0.05)), 4), round(float(np.quantile(boot, 0.95)), 4)] if boot.size else []
 
 
-def loso_candidate(name, kind, params, weights, records, norm_keys, held_outs, baseline=None):
+def loso_candidate(name, kind, params, weights, records, norm_keys, held_outs, baseline=None,
+                   embedder=TRAINING_EMBEDDER):
     """Leave-one-source-out within-pair AUC of one candidate recipe (see the module docstring)."""
     from routellm_core.routers.registry import router_class
 
@@ -247,7 +248,7 @@ def loso_candidate(name, kind, params, weights, records, norm_keys, held_outs, b
         banned = held.normalized_prompts()
         train = [r for r, key in zip(records, norm_keys) if source_name(r) != source and key not in banned]
         train = weight_by_source(train, weights)
-        router = router_class(kind)(**{"show_progress": False, "embedder": TRAINING_EMBEDDER, **params}).fit(train)
+        router = router_class(kind)(**{"show_progress": False, "embedder": embedder, **params}).fit(train)
         values, info = loso_scores(router, held)
         per_source[source] = values
         row = {"auc": round(float(values[0]), 4), "interval": interval(values), **info, "training_records": len(train)}
@@ -270,7 +271,7 @@ def loso_candidate(name, kind, params, weights, records, norm_keys, held_outs, b
 
 def run_loso(args) -> int:
     records = default_training_records(datasets=(*DEFAULT_DATASETS, *ARENA_DATASETS), verbose=False,
-                                       source_weights={}, embedder=TRAINING_EMBEDDER)
+                                       source_weights={}, embedder=args.embedder)
     sources = [s for s in LOSO_SOURCES if any(source_name(r) == s for r in records)]
     held_outs = {s: HeldOut(s, [r for r in records if source_name(r) == s], args.bootstrap, args.seed)
                  for s in sources}
@@ -280,13 +281,15 @@ def run_loso(args) -> int:
     results, baseline = [], None
     for name in names:
         kind, params, weights = CANDIDATES[name]
-        res, per_source = loso_candidate(name, kind, params, weights, records, norm_keys, held_outs, baseline)
+        res, per_source = loso_candidate(name, kind, params, weights, records, norm_keys, held_outs, baseline,
+                                         args.embedder)
         baseline = baseline or per_source
         print(json.dumps(res), flush=True)
         results.append(res)
     best = max(results, key=lambda r: r["mean"])
     summary = {"rule": "highest mean over held-out sources of the within-pair AUC (each source weighs the same)",
                "current": CURRENT, "pick": best["candidate"], "sources": sources, "bootstrap": args.bootstrap,
+               "embedder": args.embedder,
                "held_out": {s: {"prompts": len(h.prompts), "pairs": len(h.pairs), "decisive": int(len(h.won))}
                             for s, h in held_outs.items()},
                "candidates": results}
@@ -306,6 +309,9 @@ def main(argv=None) -> int:
     parser.add_argument("--sw", action="store_true", help="leave-one-source-out: also the sw_ranking candidates")
     parser.add_argument("--bootstrap", type=int, default=200, help="leave-one-source-out: prompt resamples")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--embedder", default=TRAINING_EMBEDDER,
+                        help="leave-one-source-out: the prompt embedder of decontamination and the routers "
+                             "(default: the recipe's minilm-bf16; minilm-static is the fast proxy)")
     parser.add_argument("--output", default=None,
                         help="default results/recipe_cv_loso.json (results/recipe_cv.json with --random-folds)")
     args = parser.parse_args(argv)
