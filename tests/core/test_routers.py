@@ -76,6 +76,26 @@ def test_save_load_round_trip(trained, golden_split, tmp_path, name):
     np.testing.assert_array_equal(loaded.predict_proba(prompts), router.predict_proba(prompts))
 
 
+def test_sw_ranking_stores_only_filled_cells_and_still_reads_the_dense_layout(trained, golden_split, tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    router = trained["sw_ranking"]
+    prompts = [r.prompt for r in golden_split[1][:50]]
+    router.save(tmp_path / "sparse")
+    tensors = load_file(str(tmp_path / "sparse" / "model.safetensors"))
+    assert "wins" not in tensors and len(tensors["wins_index"]) == int(router.wins_.reshape(-1, 2).any(axis=1).sum())
+    (tmp_path / "dense").mkdir()
+    (tmp_path / "dense" / "config.json").write_bytes((tmp_path / "sparse" / "config.json").read_bytes())
+    save_file({"prompt_embeddings": tensors["prompt_embeddings"], "pairs": tensors["pairs"],
+               "wins": router.wins_.astype(np.float16)}, str(tmp_path / "dense" / "model.safetensors"))
+    dense = load_router(str(tmp_path / "dense"), cache=False)
+    np.testing.assert_array_equal(dense.predict_proba(prompts), router.predict_proba(prompts))
+    save_file({**tensors, "wins_index": tensors["wins_index"] + router.wins_[:, :, 0].size},
+              str(tmp_path / "sparse" / "model.safetensors"))
+    with pytest.raises(CheckpointError, match="wins_index lies outside"):
+        load_router(str(tmp_path / "sparse"), cache=False)
+
+
 def test_route_and_calibrate(trained, golden_split):
     router = trained["mf"]
     prompts = [r.prompt for r in golden_split[1][:200]]

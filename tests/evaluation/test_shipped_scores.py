@@ -14,6 +14,7 @@ from routellm_core.evaluation.cache import directory_hash
 from routellm_core.evaluation.shipped import calibration_scores, matching_record, read_record, score_paths
 from routellm_core.recipe import read_manifest
 from routellm_core.routers.defaults import SHIPPED_ROUTERS, shipped_checkpoint_path
+from routellm_core.training import DEFAULT_DATASETS
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +24,11 @@ def benchmarks(data_dir):
 
 def _no_cross_fitting(*args, **kwargs):
     raise AssertionError("cross-fitted although matching scores ship with the package")
+
+
+def _in_default_data(bench_name: str) -> bool:
+    """Whether the default recipe trains on the benchmark's labels (then its scores are cross-fitted)."""
+    return {"arena": "arena_hard"}.get(bench_name, bench_name) in DEFAULT_DATASETS
 
 
 def _quick(**kwargs) -> Evaluator:
@@ -49,8 +55,8 @@ def test_shipped_scores_belong_to_the_shipped_checkpoint(name, benchmarks):
         assert entry["benchmark_hash"] == bench.fingerprint() and entry["n"] == bench.n
         # the key is the one `evaluate` computes now: same recipe parameters, data files and fold plan
         assert entry["key"] == evaluator.shipped_key(name, bench, entry["cross_fit"])[0]
-        # cross-fitted exactly where the default data holds the benchmark's labels
-        assert bool(entry["cross_fit"]) == (bench_name != "arena"), entry["source"]
+        # cross-fitted exactly where the default data holds the benchmark's labels (Arena-Hard too since v4)
+        assert bool(entry["cross_fit"]) == _in_default_data(bench_name), entry["source"]
     assert sum(v.size for v in tensors.values()) == sum(b.n for b in benchmarks.values())  # about 16,000
     assert scores_file.stat().st_size + meta_file.stat().st_size < 200_000  # well under 1 MB
 
@@ -62,9 +68,9 @@ def test_evaluate_uses_the_shipped_scores(bench_name, benchmarks, monkeypatch):
     result = _quick().evaluate_router("mf", bench)
     shipped = load_file(str(score_paths("mf")[0]))[bench_name].astype(np.float64)
     np.testing.assert_array_equal(result.scores, shipped)
-    expected = "shipped" if bench_name == "arena" else "cross-fit 5 (shipped)"
+    expected = "cross-fit 5 (shipped)" if _in_default_data(bench_name) else "shipped"
     assert result.source == expected
-    if bench_name != "arena":
+    if _in_default_data(bench_name):
         assert len(result.folds) == 5 and sum(f.scored for f in result.folds) == bench.n
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..embeddings import Embedder
-from ..errors import DataError, InvalidInputError
+from ..errors import CheckpointError, DataError, InvalidInputError
 from ..models import STRONG_MODEL, WEAK_MODEL
 from ..records import PreferenceRecord
 from .base import StrongWeakPair
@@ -126,25 +126,38 @@ class SWRankingRouter(StrongWeakPair, EmbeddingRouter):
 
     def save(self, path: str | Path) -> Path:
         config = {"router": self.name, **self.get_params(), "models": self.models_}
-        wins: np.ndarray = self.wins_.astype(np.float16)  # lossless for counts in halves below 2048, half the bytes
-        if not np.array_equal(wins.astype(np.float32), self.wins_):
-            wins = self.wins_
-        tensors = {"prompt_embeddings": self.prompt_embeddings_.astype(self.embedding_dtype), "wins": wins,
-                   "pairs": self.pairs_}
+        flat = self.wins_.reshape(-1, 2)
+        index = np.flatnonzero(flat.any(axis=1))  # most (prompt, pair) cells are empty: store the others only
+        values: np.ndarray = flat[index].astype(np.float16)  # lossless for counts in halves below 2048
+        if not np.array_equal(values.astype(np.float32), flat[index]):
+            values = flat[index]
+        tensors = {"prompt_embeddings": self.prompt_embeddings_.astype(self.embedding_dtype),
+                   "wins_index": index.astype(np.int64), "wins_values": values, "pairs": self.pairs_}
         return write_checkpoint(path, config, tensors)
 
     @classmethod
     def load(cls, path: str | Path, embedder: str | Embedder | None = None, **overrides) -> SWRankingRouter:
         config = read_config(path)
         require_keys(config, ["models", "embedder"], path)
-        tensors = read_tensors(path, ["prompt_embeddings", "wins", "pairs"])
+        tensors = read_tensors(path, ["prompt_embeddings", "pairs"])
         params: dict[str, Any] = {k: config[k] for k in ("strong_model", "weak_model", "gamma", "n_iter", "prior",
                                                           "embedding_dtype") if k in config}
         params.update(overrides)
         router = cls(embedder=embedder or config["embedder"], **params)
         router.models_ = list(config["models"])
         router.prompt_embeddings_ = tensors["prompt_embeddings"].astype(np.float32)
-        router.wins_ = np.ascontiguousarray(tensors["wins"], dtype=np.float32)
         router.pairs_ = tensors["pairs"].astype(np.int64)
+        if "wins" in tensors:  # the dense layout of older checkpoints
+            router.wins_ = np.ascontiguousarray(tensors["wins"], dtype=np.float32)
+        else:
+            if "wins_index" not in tensors or "wins_values" not in tensors:
+                raise CheckpointError(f"checkpoint {path}: model.safetensors lacks tensor(s) wins_index, wins_values")
+            shape = (len(router.prompt_embeddings_), len(router.pairs_))
+            index = tensors["wins_index"].astype(np.int64)
+            if index.size and (index.min() < 0 or index.max() >= shape[0] * shape[1]):
+                raise CheckpointError(f"checkpoint {path}: wins_index lies outside {shape[0]} prompts x {shape[1]} pairs")
+            flat = np.zeros((shape[0] * shape[1], 2), dtype=np.float32)
+            flat[index] = tensors["wins_values"].astype(np.float32)
+            router.wins_ = flat.reshape(shape[0], shape[1], 2)
         router._check_pair()
         return router
