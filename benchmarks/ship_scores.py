@@ -19,7 +19,15 @@ import sys
 
 from routellm_core.evaluation.cache import ScoreCache
 from routellm_core.evaluation.runner import Evaluator, stderr_log
-from routellm_core.evaluation.shipped import score_paths, shipped_entries, write_scores
+from routellm_core.evaluation.shipped import (
+    CALIBRATION_BENCHMARK,
+    CALIBRATION_TENSOR,
+    own_calibration_scores,
+    read_record,
+    score_paths,
+    shipped_entries,
+    write_scores,
+)
 from routellm_core.routers.defaults import SHIPPED_ROUTERS
 
 COMMAND = "python benchmarks/ship_scores.py"
@@ -31,12 +39,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=None, help="data directory (default $ROUTELLM_DATA_DIR or ../shared/data)")
     parser.add_argument("--cache-dir", default=None, help="evaluation cache (default $ROUTELLM_CACHE_DIR/eval)")
     parser.add_argument("--output", default=None, help="folder for <router>.safetensors/.json (default: the package's)")
+    parser.add_argument("--calibration-only", action="store_true",
+                        help="keep the shipped scores; add the checkpoint's own Arena scores where Arena is cross-fitted")
     args = parser.parse_args(argv)
+    if args.calibration_only:
+        from safetensors.numpy import load_file
+
+        for name in args.routers:
+            scores_file, _ = score_paths(name, args.output)
+            record = read_record(name, args.output) or {}
+            tensors = {k: v for k, v in load_file(str(scores_file)).items() if k != CALIBRATION_TENSOR}
+            entries = {b: (tensors[b], {k: v for k, v in meta.items() if k != "n"})
+                       for b, meta in record["benchmarks"].items()}
+            calibration = own_calibration_scores(name, args.data_dir) \
+                if entries[CALIBRATION_BENCHMARK][1].get("cross_fit") else None
+            write_scores(name, entries, args.output, command=record.get("command", COMMAND), calibration=calibration)
+            print(f"{name}: calibration scores {'added' if calibration else 'not needed'}", file=sys.stderr)
+        return 0
     evaluator = Evaluator(cache=ScoreCache(args.cache_dir), shipped=False, bootstrap=0, with_cost=False, random_seeds=1,
                           data_dir=args.data_dir, log=stderr_log)
     for name in args.routers:
         entries = shipped_entries(name, evaluator, args.data_dir)
-        scores, meta = write_scores(name, entries, args.output, command=COMMAND)
+        calibration = own_calibration_scores(name, args.data_dir) \
+            if entries[CALIBRATION_BENCHMARK][1].get("cross_fit") else None
+        scores, meta = write_scores(name, entries, args.output, command=COMMAND, calibration=calibration)
         size = scores.stat().st_size
         summary = ", ".join(f"{bench} {entry['source']} APGR {entry['apgr']:.3f}" for bench, (_, entry) in entries.items())
         print(f"{name}: {sum(len(v) for v, _ in entries.values()):,} scores, {size:,} bytes -> {scores} ({summary})",

@@ -11,7 +11,7 @@ from safetensors.numpy import load_file
 
 from routellm_core.evaluation import BENCHMARK_NAMES, Evaluator, load_benchmark, runner
 from routellm_core.evaluation.cache import directory_hash
-from routellm_core.evaluation.shipped import calibration_scores, matching_record, read_record, score_paths
+from routellm_core.evaluation.shipped import CALIBRATION_TENSOR, calibration_scores, matching_record, read_record, score_paths
 from routellm_core.recipe import read_manifest
 from routellm_core.routers.defaults import SHIPPED_ROUTERS, shipped_checkpoint_path
 from routellm_core.training import DEFAULT_DATASETS
@@ -46,9 +46,12 @@ def test_shipped_scores_belong_to_the_shipped_checkpoint(name, benchmarks):
     assert record["manifest"]["training_sha256"] == manifest["training_sha256"]
     assert record["manifest"]["recipe_version"] == manifest["recipe_version"]
     tensors = load_file(str(scores_file))  # safetensors: no pickle
-    assert set(tensors) == set(record["benchmarks"]) == set(BENCHMARK_NAMES)
+    calibration = {CALIBRATION_TENSOR} if record["benchmarks"]["arena"].get("cross_fit") else set()
+    assert set(tensors) == set(record["benchmarks"]) | calibration and set(record["benchmarks"]) == set(BENCHMARK_NAMES)
+    if calibration:  # the checkpoint's own Arena scores, for the first page's threshold (not for evaluation)
+        assert record["calibration"]["n"] == len(tensors[CALIBRATION_TENSOR]) == record["benchmarks"]["arena"]["n"]
     evaluator = _quick()
-    for bench_name, values in tensors.items():
+    for bench_name, values in ((b, v) for b, v in tensors.items() if b != CALIBRATION_TENSOR):
         bench, entry = benchmarks[bench_name], record["benchmarks"][bench_name]
         assert values.dtype == np.float32 and values.shape == (bench.n,)
         assert np.isfinite(values).all() and ((values >= 0) & (values <= 1)).all()
@@ -57,7 +60,7 @@ def test_shipped_scores_belong_to_the_shipped_checkpoint(name, benchmarks):
         assert entry["key"] == evaluator.shipped_key(name, bench, entry["cross_fit"])[0]
         # cross-fitted exactly where the default data holds the benchmark's labels (Arena-Hard too since v4)
         assert bool(entry["cross_fit"]) == _in_default_data(bench_name), entry["source"]
-    assert sum(v.size for v in tensors.values()) == sum(b.n for b in benchmarks.values())  # about 16,000
+    assert sum(v.size for b, v in tensors.items() if b != CALIBRATION_TENSOR) == sum(b.n for b in benchmarks.values())
     assert scores_file.stat().st_size + meta_file.stat().st_size < 200_000  # well under 1 MB
 
 
@@ -126,3 +129,14 @@ def test_shipped_scores_match_a_fresh_cross_fit(name, benchmarks):
         shipped = tensors[bench_name].astype(np.float64)
         np.testing.assert_allclose(shipped, fresh.scores, atol=1e-4, err_msg=f"{name} on {bench_name}")
         assert abs(evaluator._result(name, shipped, bench, None, interval=False).metrics.apgr - fresh.metrics.apgr) < 0.005
+
+
+def test_calibration_scores_are_the_checkpoints_own_when_arena_is_cross_fitted():
+    """The first page's threshold comes from what the shipped router itself gives Arena prompts."""
+    from routellm_core.evaluation.shipped import own_calibration_scores
+
+    shipped = calibration_scores("mf")
+    assert shipped is not None
+    values, _ = shipped
+    own, _ = own_calibration_scores("mf")
+    assert np.allclose(values, own, atol=1e-6)

@@ -39,6 +39,9 @@ FORMAT_VERSION = 1
 # The Arena prompts (real Chatbot Arena questions, in no default training source): the sample the web demo
 # calibrates its starting threshold on, from the shipped checkpoint's own scores.
 CALIBRATION_BENCHMARK = "arena"
+# The checkpoint's own Arena scores, stored beside the cross-fitted ones when the recipe trains on Arena:
+# evaluation needs out-of-fold scores, a starting threshold needs the scores the shipped router gives.
+CALIBRATION_TENSOR = "calibration:arena"
 _hashes: dict[tuple, str] = {}
 _lock = threading.Lock()
 
@@ -125,14 +128,18 @@ def calibration_scores(name: str) -> tuple[np.ndarray, dict[str, Any]] | None:
     """
     record = matching_record(name)
     entry = (record or {}).get("benchmarks", {}).get(CALIBRATION_BENCHMARK)
-    if not entry or entry.get("cross_fit"):
+    tensor = CALIBRATION_BENCHMARK
+    if entry and entry.get("cross_fit"):  # Arena is in the training data: its own scores are stored apart
+        entry, tensor = (record or {}).get("calibration"), CALIBRATION_TENSOR
+    if not entry:
         return None
-    values = _tensor(name, CALIBRATION_BENCHMARK)
+    values = _tensor(name, tensor)
     return None if values is None or len(values) != entry.get("n") else (values, entry)
 
 
 def write_scores(name: str, results: Mapping[str, tuple[np.ndarray, Mapping[str, Any]]],
-                 root: str | os.PathLike[str] | None = None, command: str = "") -> tuple[Path, Path]:
+                 root: str | os.PathLike[str] | None = None, command: str = "",
+                 calibration: tuple[np.ndarray, Mapping[str, Any]] | None = None) -> tuple[Path, Path]:
     """Save router ``name``'s scores per benchmark (:data:`DTYPE`) with the record :func:`lookup` checks."""
     from safetensors.numpy import save_file
 
@@ -143,6 +150,8 @@ def write_scores(name: str, results: Mapping[str, tuple[np.ndarray, Mapping[str,
     scores_file, meta_file = score_paths(name, root)
     scores_file.parent.mkdir(parents=True, exist_ok=True)
     tensors = {bench: np.ascontiguousarray(np.asarray(values, dtype=DTYPE)) for bench, (values, _) in results.items()}
+    if calibration is not None:
+        tensors[CALIBRATION_TENSOR] = np.ascontiguousarray(np.asarray(calibration[0], dtype=DTYPE))
     save_file(tensors, str(scores_file))
     record = {
         "format": FORMAT_VERSION, "router": name, "dtype": np.dtype(DTYPE).name, "command": command,
@@ -154,6 +163,8 @@ def write_scores(name: str, results: Mapping[str, tuple[np.ndarray, Mapping[str,
                      "recipe_version": manifest.get("recipe_version"), "sources": manifest.get("sources")},
         "benchmarks": {bench: {**dict(meta), "n": int(len(values))} for bench, (values, meta) in results.items()},
     }
+    if calibration is not None:
+        record["calibration"] = {**dict(calibration[1]), "n": int(len(calibration[0]))}
     meta_file.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return scores_file, meta_file
 
@@ -182,5 +193,18 @@ def shipped_entries(name: str, evaluator: Any, data_dir: str | os.PathLike[str] 
     return out
 
 
-__all__ = ["lookup", "calibration_scores", "matching_record", "read_record", "write_scores", "score_paths",
+def own_calibration_scores(name: str, data_dir: str | os.PathLike[str] | None = None,
+                           ) -> tuple[np.ndarray, dict[str, Any]]:
+    """The shipped checkpoint's own scores on the calibration benchmark's prompts (no cross-fitting)."""
+    from ..routers.registry import load_router
+    from .benchmarks import load_benchmark
+
+    bench = load_benchmark(CALIBRATION_BENCHMARK, data_dir)
+    values = np.asarray(load_router(str(find_default_checkpoint(name))).predict_proba(list(bench.prompts)),
+                        dtype=np.float64)
+    return values, {"benchmark": CALIBRATION_BENCHMARK, "benchmark_hash": bench.fingerprint(),
+                    "source": "the checkpoint's own scores"}
+
+
+__all__ = ["lookup", "calibration_scores", "own_calibration_scores", "CALIBRATION_TENSOR", "matching_record", "read_record", "write_scores", "score_paths",
            "checkpoint_hash", "shipped_entries", "CALIBRATION_BENCHMARK", "MANIFEST"]
