@@ -87,10 +87,20 @@ def _retrain(name, tmp_path, capsys):
 
 
 def test_retraining_the_features_scorer_reproduces_the_shipped_bytes(tmp_path, capsys):
+    """Same recipe, same data, same weights: to float rounding (BLAS kernels differ between CPUs, so the
+    weights' last bits may too; byte equality held on one machine and failed on another)."""
+    from safetensors.numpy import load_file
+
     fresh = _retrain("features", tmp_path, capsys)  # seconds: text features only
     shipped = shipped_scorer_path("features")
-    for fname in ("config.json", "model.safetensors", MANIFEST):
-        assert (fresh / fname).read_bytes() == (shipped / fname).read_bytes(), fname
+    assert (fresh / "config.json").read_bytes() == (shipped / "config.json").read_bytes()
+    manifest = json.loads((fresh / MANIFEST).read_text(encoding="utf-8"))
+    expected = json.loads((shipped / MANIFEST).read_text(encoding="utf-8"))
+    assert {k: v for k, v in manifest.items() if k != "files"} == {k: v for k, v in expected.items() if k != "files"}
+    new, old = load_file(str(fresh / "model.safetensors")), load_file(str(shipped / "model.safetensors"))
+    assert set(new) == set(old)
+    for name in old:
+        assert new[name].shape == old[name].shape and np.allclose(new[name], old[name], rtol=1e-4, atol=1e-6), name
 
 
 @pytest.mark.slow
