@@ -33,6 +33,11 @@ from routellm_core.routers.defaults import SHIPPED_ROUTERS
 COMMAND = "python benchmarks/ship_scores.py"
 
 
+def _calibration(name: str, entries: dict, data_dir: str | None):
+    """The checkpoint's own Arena scores, needed only where the recipe trained on Arena (cross-fitted there)."""
+    return own_calibration_scores(name, data_dir) if entries[CALIBRATION_BENCHMARK][1].get("cross_fit") else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--routers", nargs="+", default=list(SHIPPED_ROUTERS), choices=SHIPPED_ROUTERS)
@@ -51,8 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             tensors = {k: v for k, v in load_file(str(scores_file)).items() if k != CALIBRATION_TENSOR}
             entries = {b: (tensors[b], {k: v for k, v in meta.items() if k != "n"})
                        for b, meta in record["benchmarks"].items()}
-            calibration = own_calibration_scores(name, args.data_dir) \
-                if entries[CALIBRATION_BENCHMARK][1].get("cross_fit") else None
+            calibration = _calibration(name, entries, args.data_dir)
             write_scores(name, entries, args.output, command=record.get("command", COMMAND), calibration=calibration)
             print(f"{name}: calibration scores {'added' if calibration else 'not needed'}", file=sys.stderr)
         return 0
@@ -60,8 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                           data_dir=args.data_dir, log=stderr_log)
     for name in args.routers:
         entries = shipped_entries(name, evaluator, args.data_dir)
-        calibration = own_calibration_scores(name, args.data_dir) \
-            if entries[CALIBRATION_BENCHMARK][1].get("cross_fit") else None
+        calibration = _calibration(name, entries, args.data_dir)
         scores, meta = write_scores(name, entries, args.output, command=COMMAND, calibration=calibration)
         size = scores.stat().st_size
         summary = ", ".join(f"{bench} {entry['source']} APGR {entry['apgr']:.3f}" for bench, (_, entry) in entries.items())

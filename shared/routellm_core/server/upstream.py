@@ -23,6 +23,11 @@ import anyio
 import httpx
 from httpx_sse import EventSource, ServerSentEvent
 
+try:  # httpx-sse's incremental decoders (not exported): one chunk per network read
+    from httpx_sse._decoders import SSEDecoder, SSELineDecoder
+except ImportError:  # a future httpx-sse that moved them: sse_events falls back to one event per chunk
+    SSEDecoder = SSELineDecoder = None  # type: ignore[assignment,misc]
+
 from ..fallback import status_falls_back
 from .config import ServerConfig, UpstreamConfig
 from .errors import APIError, error_body
@@ -167,9 +172,7 @@ async def sse_events(response: httpx.Response) -> AsyncIterator[bytes]:
     60. A stream is never held back: what has arrived is passed on at once. httpx-sse's incremental
     decoders do the parsing (its public ``aiter_sse`` yields one event at a time, the fallback).
     """
-    try:
-        from httpx_sse._decoders import SSEDecoder, SSELineDecoder
-    except ImportError:  # a future httpx-sse that moved them: one event per chunk, as before
+    if SSEDecoder is None or SSELineDecoder is None:
         async for sse in EventSource(response).aiter_sse():
             yield _encoded(sse)
         return
