@@ -1,7 +1,7 @@
 """The reroute guard: text added before or after a prompt cannot raise its P(strong wins).
 
 ``RoutingPolicy(..., reroute_guard=True)`` (server config: ``reroute_guard: true``) scores each
-routed text in up to nine forms, in one router call: the whole text and the text with ``a`` words
+routed text in up to nine forms (see Cost below): the whole text and the text with ``a`` words
 cut from its start and ``b`` from its end, for every ``a, b`` in ``CUTS`` = (0, 12, 24) but
 ``a = b = 0`` (a form is skipped when it would leave fewer than ``MIN_WORDS`` words). It routes on
 the **lowest** of these scores.
@@ -25,20 +25,29 @@ metadata says which part moved P (``guard_flag``, e.g. ``"leading words raise P 
 keeps the unguarded score (``unguarded_probability``); the server counts flagged requests in
 ``/metrics`` (``routellm_reroute_flagged_total``). A threshold calibrated with the guard on
 (``strong_fraction``) is calibrated on guarded scores, so the clean strong share is kept.
-Cost: one router call with up to nine texts instead of one, most of them shorter than the text
-(docs/guard.md has the timings).
+Cost. A decision needs the forms only when the whole text reaches the threshold: the guarded score
+is never above it, so a text below the threshold is weak whatever its forms score.
+:meth:`GuardedRouter.predict_gated` (what ``RoutingPolicy.decide`` uses) scores the forms of those
+texts alone, spread over the cores (two encoder runs at once on two cores), and gives every other
+text its whole-text score: the decisions are those of the full guard, and ``probability`` is the
+guarded score for a strong decision, the whole text's (below the threshold) for a weak one. Scores
+for a threshold not known yet (calibration, the online threshold, evaluation) use the full guard,
+:meth:`GuardedRouter.predict_proba`. docs/guard.md has the timings.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
-from .routers.base import Router
+from .routers.base import Router, role_for
 
 GUARD_WORDS = 12
 CUTS = (0, GUARD_WORDS, 2 * GUARD_WORDS)  # words cut from the start and from the end, in every combination
@@ -88,28 +97,86 @@ class GuardedRouter(Router):
         forms = [variants(p) for p in prompts]
         batch = list(prompts) + [text for fs in forms for _, text in fs]
         scores = np.asarray(self.inner.predict_proba(batch), dtype=np.float64)
-        out = scores[:len(prompts)].copy()
-        at = len(prompts)
+        return self.combine(prompts, scores[:len(prompts)], forms, scores[len(prompts):])
+
+    def forms_to_score(self, prompts: Sequence[str], raw: Sequence[float] | np.ndarray,
+                       threshold: float) -> tuple[list[list[tuple[str, str]]], list[str]]:
+        """The forms of each prompt whose whole-text score reaches ``threshold`` (others: none), and all their texts."""
+        forms = [variants(p) if role_for(float(r), threshold) == "strong" else [] for p, r in zip(prompts, raw, strict=True)]
+        return forms, [text for fs in forms for _, text in fs]
+
+    def combine(self, prompts: Sequence[str], raw: Sequence[float] | np.ndarray,
+                forms: Sequence[Sequence[tuple[str, str]]],
+                form_scores: Sequence[float] | np.ndarray) -> np.ndarray:
+        """Each prompt's lowest score over its whole text and the forms given; remembered for :meth:`explain`."""
+        out = np.asarray(raw, dtype=np.float64).copy()
+        at = 0
         with self._lock:
             for i, (prompt, fs) in enumerate(zip(prompts, forms, strict=True)):
-                raw = float(scores[i])
-                guarded, reason = raw, None
+                if not fs:  # no forms scored (too short, or below the threshold): nothing to explain
+                    continue
+                whole = float(out[i])
+                low, reason = whole, None
                 for name, _ in fs:
-                    if scores[at] < guarded:
-                        guarded, reason = float(scores[at]), name
+                    if form_scores[at] < low:
+                        low, reason = float(form_scores[at]), name
                     at += 1
-                out[i] = guarded
-                flag = f"{reason} raise P by {raw - guarded:.2f}" if reason and raw - guarded >= FLAG_MARGIN else None
-                self._explained[prompt] = (raw, guarded, flag)
+                out[i] = low
+                flag = f"{reason} raise P by {whole - low:.2f}" if reason and whole - low >= FLAG_MARGIN else None
+                self._explained[prompt] = (whole, low, flag)
                 self._explained.move_to_end(prompt)
                 while len(self._explained) > _CACHE_SIZE:
                     self._explained.popitem(last=False)
         return out
 
+    def predict_gated(self, prompts: list[str], threshold: float) -> np.ndarray:
+        """Scores that decide as the full guard at ``threshold``, scoring forms only where they can matter.
+
+        A prompt whose whole text scores below ``threshold`` keeps that score (it is weak either way);
+        the others get their guarded score. The forms are spread over the cores when the encoder
+        allows it (one run per form, so the scores do not depend on how they are split).
+        """
+        raw = np.asarray(self.inner.predict_proba(prompts), dtype=np.float64)
+        forms, texts = self.forms_to_score(prompts, raw, threshold)
+        return self.combine(prompts, raw, forms, _score_spread(self.inner, texts))
+
     def explain(self, text: str) -> tuple[float, float, str | None] | None:
         """(unguarded P, guarded P, why it was flagged or None) for a text scored recently."""
         with self._lock:
             return self._explained.get(text)
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+_POOL_PREFIX = "routellm-guard"
+
+
+def _lanes(router: Router, texts: int) -> int:
+    if texts < 2 or not getattr(getattr(router, "embedder", None), "parallel_safe", False):
+        return 1
+    if threading.current_thread().name.startswith(_POOL_PREFIX):
+        return 1  # already on a guard thread: no nested waits on the same pool
+    return max(1, min(texts, os.cpu_count() or 1, 4))
+
+
+def _score_spread(router: Router, texts: list[str]) -> list[float]:
+    """P for ``texts``, split over up to one thread per core (each text is its own encoder run)."""
+    if not texts:
+        return []
+    lanes = _lanes(router, len(texts))
+    if lanes == 1:
+        return [float(p) for p in router.predict_proba(texts)]
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix=_POOL_PREFIX)
+    chunks = [texts[i::lanes] for i in range(lanes)]
+    score: Callable[[list[str]], Any] = router.predict_proba
+    parts = [list(p) for p in _pool.map(score, chunks)]
+    out = [0.0] * len(texts)
+    for lane, part in enumerate(parts):
+        out[lane::lanes] = [float(p) for p in part]
+    return out
 
 
 _guarded: weakref.WeakKeyDictionary[Router, GuardedRouter] = weakref.WeakKeyDictionary()

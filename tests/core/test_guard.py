@@ -122,3 +122,46 @@ def test_variants_and_settings():
         RoutingPolicy("random", threshold=0.5, reroute_guard="yes")
     with pytest.raises(InvalidInputError, match="reroute_guard"):
         RoutingPolicy("mf", candidates={"a": (1, 1), "b": (2, 2)}, threshold=0.5, reroute_guard=True)
+
+
+class _Counting:
+    """Wraps a router's predict_proba to record the texts it scores."""
+
+    def __init__(self, router):
+        self.router, self.seen, self.original = router, [], router.predict_proba
+
+    def __enter__(self):
+        def counted(texts):
+            self.seen.extend(texts)
+            return self.original(texts)
+        self.router.predict_proba = counted
+        return self
+
+    def __exit__(self, *exc):
+        del self.router.predict_proba
+
+
+def test_decide_scores_forms_only_where_they_can_matter(reroute_attack, reroute_gadget, small_router):
+    """Gated decisions equal the full guard's; texts below the threshold cost one encoder run."""
+    gadget, _, held_out = reroute_gadget
+    texts = held_out + [reroute_attack.apply(gadget, p, "prefix") for p in held_out]
+    guard = guarded(small_router)
+    full = guard.predict_proba(texts)
+    distinct = np.unique(np.round(full, 6))
+    middle = len(distinct) // 2  # a threshold halfway between two scores: float noise cannot flip a decision
+    threshold = float(distinct[middle - 1] + distinct[middle]) / 2
+    policy = RoutingPolicy(small_router, threshold=threshold, reroute_guard=True)
+    raw = small_router.predict_proba(texts)
+    with _Counting(small_router) as counting:
+        decisions = policy.decide(texts)
+    assert [d.role for d in decisions] == ["strong" if p >= threshold else "weak" for p in full]
+    for d, whole, low in zip(decisions, raw, full, strict=True):
+        assert d.probability == pytest.approx(low if whole >= threshold else whole, abs=1e-6)
+    assert any(r < threshold and variants(t) for t, r in zip(texts, raw, strict=True))  # some forms skipped
+    expected = len(texts) + sum(len(variants(t)) for t, r in zip(texts, raw, strict=True) if r >= threshold)
+    assert len(counting.seen) == expected
+    import asyncio
+
+    again = asyncio.run(RoutingPolicy(small_router, threshold=threshold, reroute_guard=True).adecide(texts))
+    assert [d.role for d in again] == [d.role for d in decisions]
+    assert [d.probability for d in again] == pytest.approx([d.probability for d in decisions], abs=1e-6)
