@@ -32,14 +32,14 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .calibration import threshold_for_fraction
 from .decision import Decision
 from .errors import InvalidInputError
-from .online_state import LocalStore, RedisStore, WindowState
+from .online_state import LocalStore, WindowState, make_store
 from .routers.base import Router
 from .threshold_rule import ThresholdRule, other_role
 
@@ -101,7 +101,8 @@ class OnlineThreshold:
         if lower > upper:
             raise InvalidInputError(f"online_window={self.window} is too short to keep a share within "
                                     f"{self.target:g} +- {self.tolerance:g}")
-        self._state["store"] = make_store(self.state_spec, self.window, max(MIN_WINDOW, self.window // 15),
+        score_window = max(MIN_WINDOW, self.window // 15)
+        self._state["store"] = make_store(self.state_spec, lambda: WindowState(self.window, score_window),
                                           f"target{self.target:g}")
 
     # --- settings ------------------------------------------------------------------------------
@@ -118,7 +119,7 @@ class OnlineThreshold:
         return lower, upper
 
     @property
-    def store(self) -> LocalStore:
+    def store(self) -> LocalStore[WindowState]:
         """Where the window lives: this process (:class:`LocalStore`) or Redis (:class:`RedisStore`)."""
         return self._state["store"]
 
@@ -224,26 +225,3 @@ class OnlineThreshold:
             return {"decisions": state.total, "share": state.share(), "forced_strong": state.forced["strong"],
                     "forced_weak": state.forced["weak"], "target": self.target, "window": self.window}
 
-
-def make_store(spec: Any, window: int, score_window: int, scope: str) -> LocalStore:
-    """The state store ``online_state`` names: None (this process), a ``redis://`` URL, a mapping of
-    :class:`RedisStore` settings (``url``, ``key``, ``timeout``, ``retry_seconds``, ``on_fallback``, ...),
-    or a store made for this window."""
-    if spec is None:
-        return LocalStore(window, score_window)
-    if isinstance(spec, LocalStore):
-        if spec.local.window != window or spec.local.scores.maxlen != score_window:
-            raise InvalidInputError(f"online_state was made for a window of {spec.local.window}, not {window}")
-        return spec
-    if isinstance(spec, str):
-        spec = {"url": spec}
-    if not isinstance(spec, Mapping) or not isinstance(spec.get("url"), str):
-        raise InvalidInputError(f"online_state must be a redis:// URL, a mapping with 'url' or a state store, "
-                                f"got {spec!r}")
-    settings = dict(spec)
-    url = settings.pop("url")
-    key = f"{settings.pop('key', 'routellm:online')}:{scope}"
-    try:
-        return RedisStore(window, score_window, url, key, **settings)
-    except TypeError as exc:
-        raise InvalidInputError(f"online_state: {exc}") from None

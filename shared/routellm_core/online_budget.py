@@ -21,16 +21,19 @@ Guarantee (deterministic, on the estimated costs the rule routes by): the estima
 costs more (then it is what they cost). It is a ceiling: the spend is *tracked* towards ``B`` from
 either side by step 1 (``benchmarks``/tests measure how close), but not forced up. Each metadata
 carries ``online_spend_per_1k``, the realised USD per 1,000 calls of the last window before the
-decision. The state is this process's (one per policy object); empty texts (``on_empty``) are not
-counted.
+decision. Empty texts (``on_empty``) are not counted. The state is local to the process by default
+(one per policy object); with ``online_state="redis://..."`` (server: ``multi_model.redis_url``) it
+lives in Redis, exactly as the online threshold's (:mod:`routellm_core.online_state`): the cap holds
+for every ``N`` consecutive decisions of all replicas sharing it, in the order they take its lock,
+and losing Redis falls back to the replica's own window.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
+import hashlib
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +43,7 @@ from .decision import Decision
 from .errors import InvalidInputError
 from .multi_model import MultiModelPolicy, choose, threats, threshold_for_budget
 from .online import MIN_WINDOW, _check_fraction, check_window
+from .online_state import LocalStore, PlainState, make_store
 from .routers.base import Router
 from .turns import checked_texts
 
@@ -47,16 +51,23 @@ DEFAULT_TOLERANCE = 0.1
 DEFAULT_GAIN = 2.0
 
 
-class BudgetState:
+class BudgetState(PlainState):
     """Recent scored prompts (threat and cost rows) and the estimated spend of the last N-1 decisions."""
 
+    kind = "online budget"
+    lists = ("rows", "spends")
+
     def __init__(self, window: int, score_window: int) -> None:
+        self.window = window
         self.rows: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=score_window)
         self.spends: deque[float] = deque(maxlen=window - 1)
         self.spend_recent = 0.0
         self.total = 0
         self.forced = 0
-        self.lock = threading.Lock()
+
+    @property
+    def shape(self) -> tuple[Any, ...]:
+        return (self.kind, self.window, self.rows.maxlen)
 
     def per_1k(self) -> float | None:
         return 1000.0 * self.spend_recent / len(self.spends) if self.spends else None
@@ -68,6 +79,20 @@ class BudgetState:
         self.spend_recent += spend
         self.total += 1
 
+    def dump(self) -> tuple[dict[str, list[str]], dict[str, str]]:
+        """A row is its threats then its costs, comma-separated (``-inf``: the top candidate's threat)."""
+        rows = [",".join(repr(float(v)) for v in (*threat, *costs)) for threat, costs in self.rows]
+        counts = {"total": str(self.total), "forced": str(self.forced), "spend_recent": repr(float(self.spend_recent))}
+        return {"rows": rows, "spends": [repr(float(v)) for v in self.spends]}, counts
+
+    def restore(self, lists: Mapping[str, list[str]], counts: Mapping[str, str]) -> None:
+        for row in lists.get("rows", []):
+            values = np.array([float(v) for v in row.split(",")])
+            self.rows.append((values[:len(values) // 2], values[len(values) // 2:]))
+        self.spends.extend(float(v) for v in lists.get("spends", []))
+        self.spend_recent = float(counts.get("spend_recent", sum(self.spends)))
+        self.total, self.forced = int(counts.get("total", 0)), int(counts.get("forced", 0))
+
 
 @dataclass(frozen=True, eq=False)
 class OnlineBudget:
@@ -77,6 +102,7 @@ class OnlineBudget:
     window: int
     tolerance: float = DEFAULT_TOLERANCE
     gain: float = DEFAULT_GAIN
+    state_spec: Any = None
     _state: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -85,7 +111,10 @@ class OnlineBudget:
             raise InvalidInputError("online_window on many models keeps a budget: give budget_per_1k (with "
                                     "calibration_prompts), not threshold or top_fraction")
         object.__setattr__(self, "tolerance", _check_fraction(self.tolerance, "online tolerance", 0.0, 1.0))
-        self._state["window"] = BudgetState(self.window, max(MIN_WINDOW, self.window // 15))
+        score_window = max(MIN_WINDOW, self.window // 15)
+        models = hashlib.sha1(",".join(self.rule.names).encode()).hexdigest()[:8]  # the rows' candidates
+        self._state["store"] = make_store(self.state_spec, lambda: BudgetState(self.window, score_window),
+                                          f"budget{self.budget:g}:{models}")
 
     # --- what the policy asks of a strategy -------------------------------------------------------
     @property
@@ -98,8 +127,14 @@ class OnlineBudget:
         return (1.0 + self.tolerance) * self.budget * self.window / 1000.0
 
     @property
+    def store(self) -> LocalStore[BudgetState]:
+        """Where the window lives: this process (:class:`LocalStore`) or Redis (:class:`RedisStore`)."""
+        return self._state["store"]
+
+    @property
     def state(self) -> BudgetState:
-        return self._state["window"]
+        """The window as it stands (the shared one, read from Redis, for a :class:`RedisStore`)."""
+        return self.store.peek()
 
     @property
     def names(self) -> list[str]:
@@ -122,8 +157,8 @@ class OnlineBudget:
 
     def resolved_threshold(self) -> float:
         """The threshold the next decision starts from (before the window cap)."""
-        with self.state.lock:
-            return self._threshold(self.state)
+        with self.store.session() as state:
+            return self._threshold(state)
 
     def resolve(self) -> OnlineBudget:
         self.rule.resolve()
@@ -173,12 +208,12 @@ class OnlineBudget:
         threat = threats(pairwise, costs)
         name = rule.label or router.name
         out, row = [], 0
-        with self.state.lock:
+        with self.store.session() as state:
             for text in texts:
                 if not text.strip():
                     out.append(rule._empty(rule.resolved_threshold(), name))
                     continue
-                chosen, threshold, forced, spent = self._step(self.state, threat[row], costs[row])
+                chosen, threshold, forced, spent = self._step(state, threat[row], costs[row])
                 decision = rule._decision(pairwise[row], threat[row], costs[row], chosen, threshold, name, text)
                 out.append(decision.noted(online_forced=forced,
                                           online_spend_per_1k=None if spent is None else round(spent, 6)))
@@ -194,6 +229,6 @@ class OnlineBudget:
 
     def stats(self) -> dict[str, Any]:
         """Decisions, realised USD per 1,000 calls of the last window, decisions the cap made cheaper."""
-        with self.state.lock:
-            return {"decisions": self.state.total, "spend_per_1k": self.state.per_1k(), "forced_cheaper":
-                    self.state.forced, "budget_per_1k": self.budget, "window": self.window}
+        with self.store.session() as state:
+            return {"decisions": state.total, "spend_per_1k": state.per_1k(), "forced_cheaper": state.forced,
+                    "budget_per_1k": self.budget, "window": self.window}

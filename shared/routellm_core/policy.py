@@ -153,10 +153,7 @@ class RoutingPolicy:
             if isinstance(strategy, MultiModelPolicy):  # many models: keep a budget per 1,000 calls
                 from .online_budget import OnlineBudget
 
-                if self.online_state is not None:
-                    raise InvalidInputError("online_state (a window shared through Redis) applies to the online "
-                                            "threshold of a strong/weak pair; the online budget keeps its own window")
-                return OnlineBudget(strategy, self.online_window)
+                return OnlineBudget(strategy, self.online_window, state_spec=self.online_state)
             if not isinstance(strategy, ThresholdRule):
                 raise InvalidInputError("online_window keeps a strong share (a strong/weak pair with strong_fraction) "
                                         "or a budget (candidates with budget_per_1k): not a cascade")

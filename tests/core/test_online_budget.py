@@ -29,6 +29,6 @@ def test_online_budget_settings_are_checked(small_router, budget_stream):
         RoutingPolicy(small_router, candidates=prices, threshold=0.5, online_window=40)
     with pytest.raises(InvalidInputError, match="online_window must be"):
         RoutingPolicy(small_router, candidates=prices, budget_per_1k=5.0, calibration_prompts=prompts, online_window=3)
-    with pytest.raises(InvalidInputError, match="online_state"):
+    with pytest.raises(InvalidInputError, match="online_state must be"):  # Redis URLs: test_online_budget_shared.py
         RoutingPolicy(small_router, candidates=prices, budget_per_1k=5.0, calibration_prompts=prompts, online_window=40,
-                      online_state="redis://127.0.0.1:1/0")
+                      online_state=42)

@@ -9,6 +9,7 @@ import pytest
 
 from routellm_core.server import ServerThread, create_app
 from routellm_core.server.config import build_config
+from routellm_core.testing import OpenAIStubServer
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -16,6 +17,14 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     for key, value in extra.items():
         out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
     return out
+
+
+@pytest.fixture
+def three():
+    """Three OpenAI stub upstreams for multi-model routing (see server_helpers.multi_config)."""
+    with (OpenAIStubServer(model="big-model") as big, OpenAIStubServer(model="mini-model") as mini,
+          OpenAIStubServer(model="local-model") as local):
+        yield {"gpt-4o": big, "gpt-4o-mini": mini, "local": local}
 
 
 @pytest.fixture

@@ -5,30 +5,14 @@ from __future__ import annotations
 import httpx
 import openai
 import pytest
-from server_helpers import PROMPT
+from server_helpers import PROMPT, budget_config, multi_config
 
 from routellm_core.server import ServerThread, create_app
 from routellm_core.server.config import build_config
 from routellm_core.server.errors import ConfigError
-from routellm_core.testing import OpenAIStubServer
 
 pytestmark = pytest.mark.timeout(120)
 MESSAGES = [{"role": "user", "content": PROMPT}]
-
-
-@pytest.fixture
-def three():
-    with (OpenAIStubServer(model="big-model") as big, OpenAIStubServer(model="mini-model") as mini,
-          OpenAIStubServer(model="local-model") as local):
-        yield {"gpt-4o": big, "gpt-4o-mini": mini, "local": local}
-
-
-def multi_config(three, threshold):
-    stand_in = {"gpt-4o": "gpt-4-1106-preview", "gpt-4o-mini": "gpt-3.5-turbo-1106", "local": "mixtral-8x7b-instruct-v0.1"}
-    price = {"gpt-4o": [2.5, 10], "gpt-4o-mini": [0.15, 0.6], "local": 0}
-    return {"router": "mf", "threshold": threshold,
-            "models": {k: {"base_url": s.base_url, "model": s.model, "timeout": 5, "connect_timeout": 1,
-                           "price": price[k], "router_model": stand_in[k]} for k, s in three.items()}}
 
 
 def test_routes_among_three_upstreams_and_falls_back(make_server, three):
@@ -96,13 +80,7 @@ def test_a_multi_model_only_server_needs_no_strong_weak_pair(server_config, thre
 
 def test_online_budget_on_a_drifting_stream(make_server, three, budget_stream):
     budget, window = budget_stream["budget"], budget_stream["window"]
-    config = {**multi_config(three, None), "budget_per_1k": budget, "online_window": window,
-              "calibration_prompts": budget_stream["calibration"]}
-    for name in config["models"]:  # the stream's candidates are the router's own models
-        config["models"][name]["router_model"] = None
-    config["models"] = {m: {**spec, "price": list(budget_stream["prices"][m])}
-                        for m, spec in zip(budget_stream["prices"], config["models"].values(), strict=True)}
-    server = make_server(multi_model=config)
+    server = make_server(multi_model=budget_config(three, budget_stream))
     metas = []
     for i, prompt in enumerate(budget_stream["prompts"]):
         body = {"model": "router-multi", "messages": [{"role": "user", "content": prompt}]}

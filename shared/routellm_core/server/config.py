@@ -136,7 +136,24 @@ class CandidateConfig(UpstreamConfig):
         return [value, value] if isinstance(value, (int, float)) else value
 
 
-class MultiModelConfig(BaseModel):
+class RedisWindowConfig(BaseModel):
+    """Where an online window lives (docs/guard.md): ``redis_url`` shares it among the replicas."""
+
+    redis_url: str | None = Field(None, description="redis://host:port/db: one window shared by every replica "
+                                                    "naming it (absent: this replica's own window)")
+    redis_timeout: float = Field(0.5, gt=0)
+    redis_retry_seconds: float = Field(5.0, ge=0)
+    redis_key: str = Field("routellm:online", min_length=1, description="key prefix (the model name is added)")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"must be a redis://, rediss:// or unix:// URL, got {value!r}")
+        return value
+
+
+class MultiModelConfig(RedisWindowConfig):
     """Route among several priced upstreams (docs/multi-model.md); clients ask for model ``name``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -147,9 +164,16 @@ class MultiModelConfig(BaseModel):
     top_fraction: float | None = Field(None, description="share of calls on the priciest model (calibrated)")
     budget_per_1k: float | None = Field(None, description="USD per 1,000 calls on calibration_prompts")
     online_window: int | None = Field(None, ge=20, description="with budget_per_1k: keep the spend of every "
-                                      "online_window consecutive calls of this replica near the budget (docs/guard.md)")
+                                      "online_window consecutive calls near the budget (docs/guard.md; one "
+                                      "replica's calls, or with redis_url those of every replica sharing it)")
     calibration_prompts: list[str] = Field(default_factory=list)
     models: dict[str, CandidateConfig] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _shared_window(self) -> MultiModelConfig:
+        if self.redis_url is not None and self.online_window is None:
+            raise ValueError("redis_url shares the online budget's window: give online_window (with budget_per_1k)")
+        return self
 
 
 class CascadeConfig(BaseModel):
@@ -189,9 +213,10 @@ class FeedbackConfig(BaseModel):
                                                            "at random, for unbiased feedback (billed as usual)")
 
 
-class OnlineConfig(BaseModel):
+class OnlineConfig(RedisWindowConfig):
     """A model name served by the online threshold (docs/guard.md): every ``online_window`` consecutive
-    requests of one replica keep a strong share within ``strong_fraction`` +- 0.05."""
+    requests of one replica (with ``redis_url``: of all replicas sharing it) keep a strong share within
+    ``strong_fraction`` +- 0.05."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -199,18 +224,6 @@ class OnlineConfig(BaseModel):
     strong_fraction: float = Field(ge=0, le=1, description="the strong share to keep")
     online_window: int = Field(300, ge=20, description="decisions per window")
     calibration_prompts: list[str] = Field(min_length=1, description="prompts for the starting threshold")
-    redis_url: str | None = Field(None, description="redis://host:port/db: one window shared by every replica "
-                                                    "naming it (absent: this replica's own window)")
-    redis_timeout: float = Field(0.5, gt=0)
-    redis_retry_seconds: float = Field(5.0, ge=0)
-    redis_key: str = Field("routellm:online", min_length=1, description="key prefix (the model name is added)")
-
-    @field_validator("redis_url")
-    @classmethod
-    def _redis_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(f"must be a redis://, rediss:// or unix:// URL, got {value!r}")
-        return value
 
 
 class ServerConfig(BaseModel):

@@ -41,10 +41,11 @@ class Metrics:
         self.caps_redis_fallbacks = Counter("routellm_caps_redis_fallbacks", "Times the spend caps lost Redis and "
                                             "fell back to this replica's local counters (warning)", registry=r)
         self.caps_redis_up = Gauge("routellm_caps_redis_up", "1 while the spend caps count in Redis", registry=r)
-        self.online_redis_fallbacks = Counter("routellm_online_redis_fallbacks", "Times an online threshold lost "
-                                              "Redis and decided on this replica's own window", ["model"], registry=r)
-        self.online_redis_up = Gauge("routellm_online_redis_up", "1 while an online threshold's window is shared "
-                                     "in Redis", ["model"], registry=r)
+        self.online_redis_fallbacks = Counter("routellm_online_redis_fallbacks", "Times an online window (threshold "
+                                              "or budget) lost Redis and decided on this replica's own window",
+                                              ["model"], registry=r)
+        self.online_redis_up = Gauge("routellm_online_redis_up", "1 while an online window (threshold or budget) "
+                                     "is shared in Redis", ["model"], registry=r)
         self.in_flight = Gauge("routellm_in_flight_requests", "Chat completions being answered now", registry=r)
 
     def render(self) -> bytes:

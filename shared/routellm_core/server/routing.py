@@ -103,7 +103,8 @@ class RouterPool:
         return out
 
     def _online_state(self, name: str, online: Any) -> dict[str, Any] | None:
-        """Where the online window of model ``name`` lives: Redis (shared by the replicas) or None (this replica)."""
+        """Where the online window (threshold or budget) of model ``name`` lives: Redis (shared by the
+        replicas) or None (this replica)."""
         if online.redis_url is None:
             return None
         spec: dict[str, Any] = {"url": online.redis_url, "key": f"{online.redis_key}:{name}",
@@ -141,8 +142,9 @@ class RouterPool:
             return RoutingPolicy(self.routers[multi.router], threshold=multi.threshold, candidates=candidates,
                                  top_fraction=multi.top_fraction, budget_per_1k=multi.budget_per_1k,
                                  calibration_prompts=tuple(multi.calibration_prompts), fallback=self.config.fallback,
-                                 label=multi.router, feedback=self.feedback,
-                                 online_window=multi.online_window).resolve()
+                                 label=multi.router, feedback=self.feedback, online_window=multi.online_window,
+                                 online_state=self._online_state(multi.name, multi) if multi.online_window else None
+                                 ).resolve()
         except RouteLLMError as exc:
             raise ConfigError(f"multi_model: {exc}") from None
 
