@@ -156,7 +156,7 @@ def _lanes(router: Router, texts: int) -> int:
         return 1
     if threading.current_thread().name.startswith(_POOL_PREFIX):
         return 1  # already on a guard thread: no nested waits on the same pool
-    return max(1, min(texts, os.cpu_count() or 1, 4))
+    return min(texts, os.cpu_count() or 1, 4)
 
 
 def _score_spread(router: Router, texts: list[str]) -> list[float]:

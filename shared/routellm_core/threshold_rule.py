@@ -121,55 +121,51 @@ class ThresholdRule:
         scored = iter(probs)
         return [self.decision(t, float(next(scored)) if t.strip() else math.nan, threshold, name) for t in texts]
 
-    def score(self, texts: Sequence[str]) -> tuple[list[str], list[float], Router]:
-        """The checked texts, P(strong wins) of each non-empty one (one router call), and the router."""
+    def score(self, texts: Sequence[str], gated: bool = False) -> tuple[list[str], list[float], Router]:
+        """The checked texts, P(strong wins) of each non-empty one (one router call), and the router.
+
+        ``gated``: with the reroute guard, score a text's forms only where its whole text reaches
+        the threshold (below it the text is weak either way), so the scores decide as the full guard.
+        """
         texts = checked_texts(texts, self.on_empty)
         router = self.resolved_router()
+        gate = getattr(router, "predict_gated", None) if gated else None
+        threshold = self.resolved_threshold() if gate else math.nan
         scored = [t for t in texts if t.strip()]
         with scoring_lock(router):
-            probs = [float(p) for p in router.predict_proba(scored)] if scored else []
-        return texts, probs, router
+            scores = (gate(scored, threshold) if gate else router.predict_proba(scored)) if scored else []
+        return texts, [float(p) for p in scores], router
 
-    async def ascore(self, texts: Sequence[str]) -> tuple[list[str], list[float], Router]:
-        """:meth:`score` without blocking the event loop (micro-batched with concurrent calls)."""
+    async def ascore(self, texts: Sequence[str], gated: bool = False) -> tuple[list[str], list[float], Router]:
+        """:meth:`score` without blocking the event loop (micro-batched with concurrent calls).
+
+        Gated, the whole texts are scored first and the forms of those that reach the threshold
+        next, both through the same batcher (so the forms spread over its workers).
+        """
         texts = checked_texts(texts, self.on_empty)
         if not self.resolved:
             await asyncio.to_thread(self.resolve)  # loading and calibrating are slow: off the loop
         router = self.resolved_router()
         scored = [t for t in texts if t.strip()]
-        probs = [float(p) for p in await score_async(router, scored, self.max_batch)] if scored else []
-        return texts, probs, router
+        if not (gated and hasattr(router, "predict_gated")):
+            probs = [float(p) for p in await score_async(router, scored, self.max_batch)] if scored else []
+            return texts, probs, router
+        threshold, inner = self.resolved_threshold(), router.inner  # type: ignore[attr-defined]
+        raw = [float(p) for p in await score_async(inner, scored, self.max_batch)] if scored else []
+        forms, form_texts = router.forms_to_score(scored, raw, threshold)  # type: ignore[attr-defined]
+        form_scores = await score_async(inner, form_texts, self.max_batch) if form_texts else []
+        return texts, [float(p) for p in router.combine(scored, raw, forms, form_scores)], router  # type: ignore[attr-defined]
 
     def decide(self, texts: Sequence[str]) -> list[Decision]:
         """One decision per text, from one router call (with the reroute guard: forms only where they matter)."""
-        texts = checked_texts(texts, self.on_empty)
-        router = self.resolved_router()
-        gate = getattr(router, "predict_gated", None)
-        threshold = self.resolved_threshold()
-        scored = [t for t in texts if t.strip()]
-        with scoring_lock(router):
-            scores = (gate(scored, threshold) if gate else router.predict_proba(scored)) if scored else []
-        return self._decisions(texts, [float(p) for p in scores], threshold, self.name(router))
+        texts, probs, router = self.score(texts, gated=True)
+        return self._decisions(texts, probs, self.resolved_threshold(), self.name(router))
 
     async def adecide(self, texts: Sequence[str]) -> list[Decision]:
         """:meth:`decide` without blocking the event loop.
 
         Scoring runs in one worker thread; texts from concurrent calls on the same router that
         arrive while it is busy are scored together in the next router call (micro-batching).
-        With the reroute guard, the whole texts are scored first and the forms of those that reach
-        the threshold next, both through the same batcher (so the forms spread over its workers).
         """
-        texts = checked_texts(texts, self.on_empty)
-        if not self.resolved:
-            await asyncio.to_thread(self.resolve)  # loading and calibrating are slow: off the loop
-        router = self.resolved_router()
-        if not hasattr(router, "predict_gated"):
-            texts, probs, router = await self.ascore(texts)
-            return self._decisions(texts, probs, self.resolved_threshold(), self.name(router))
-        threshold, inner = self.resolved_threshold(), router.inner  # type: ignore[attr-defined]
-        scored = [t for t in texts if t.strip()]
-        raw = [float(p) for p in await score_async(inner, scored, self.max_batch)] if scored else []
-        forms, form_texts = router.forms_to_score(scored, raw, threshold)  # type: ignore[attr-defined]
-        form_scores = await score_async(inner, form_texts, self.max_batch) if form_texts else []
-        probs = [float(p) for p in router.combine(scored, raw, forms, form_scores)]  # type: ignore[attr-defined]
-        return self._decisions(texts, probs, threshold, self.name(router))
+        texts, probs, router = await self.ascore(texts, gated=True)
+        return self._decisions(texts, probs, self.resolved_threshold(), self.name(router))
