@@ -19,6 +19,31 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_tls_context():
+    """One default TLS context for every httpx client the tests make.
+
+    httpx loads certifi's CA bundle for each new client (about 50 ms of CPU here), even for the
+    plain-http loopback calls the tests make by the thousand (``httpx.post``, OpenAI SDK clients).
+    An ``SSLContext`` is safe to share, so the suite builds it once; nothing else changes.
+    """
+    import httpx._transports.default as transport
+
+    original = transport.create_ssl_context
+    shared: dict[bool, Any] = {}
+
+    def once(verify: Any = True, cert: Any = None, trust_env: bool = True) -> Any:
+        if verify is not True or cert is not None:
+            return original(verify=verify, cert=cert, trust_env=trust_env)
+        if trust_env not in shared:
+            shared[trust_env] = original(verify=verify, cert=cert, trust_env=trust_env)
+        return shared[trust_env]
+
+    transport.create_ssl_context = once
+    yield
+    transport.create_ssl_context = original
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return resolve_data_dir()

@@ -43,7 +43,7 @@ from .decision import Decision
 from .errors import InvalidInputError
 from .multi_model import MultiModelPolicy, choose, threats, threshold_for_budget
 from .online import MIN_WINDOW, _check_fraction, check_window
-from .online_state import LocalStore, PlainState, make_store
+from .online_state import LocalStore, PlainState, make_store, stored_count, stored_float
 from .routers.base import Router
 from .turns import checked_texts
 
@@ -86,12 +86,17 @@ class BudgetState(PlainState):
         return {"rows": rows, "spends": [repr(float(v)) for v in self.spends]}, counts
 
     def restore(self, lists: Mapping[str, list[str]], counts: Mapping[str, str]) -> None:
+        width = None
         for row in lists.get("rows", []):
-            values = np.array([float(v) for v in row.split(",")])
-            self.rows.append((values[:len(values) // 2], values[len(values) // 2:]))
-        self.spends.extend(float(v) for v in lists.get("spends", []))
-        self.spend_recent = float(counts.get("spend_recent", sum(self.spends)))
-        self.total, self.forced = int(counts.get("total", 0)), int(counts.get("forced", 0))
+            values = np.array([stored_float(v, finite=False) for v in row.split(",")])
+            half = len(values) // 2
+            if len(values) % 2 or width not in (None, len(values)) or not np.isfinite(values[half:]).all():
+                raise ValueError(f"row {row[:80]!r} is not a threat/cost row like the others")
+            width = len(values)
+            self.rows.append((values[:half], values[half:]))
+        self.spends.extend(stored_float(v) for v in lists.get("spends", []))
+        self.spend_recent = stored_float(counts.get("spend_recent", repr(sum(self.spends))))
+        self.total, self.forced = stored_count(counts.get("total", "0")), stored_count(counts.get("forced", "0"))
 
 
 @dataclass(frozen=True, eq=False)

@@ -29,6 +29,7 @@ pickled.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -64,6 +65,28 @@ class PlainState:
 
 
 State = TypeVar("State", bound=PlainState)
+
+
+def stored_float(text: str, *, finite: bool = True) -> float:
+    """A stored number read back; ``ValueError`` naming it when it is not one (or not finite)."""
+    value = float(text)
+    if math.isnan(value) or (finite and math.isinf(value)):
+        raise ValueError(f"{text!r} is not a finite number")
+    return value
+
+
+def stored_count(text: str) -> int:
+    """A stored counter read back; ``ValueError`` naming it when it is not a whole number >= 0."""
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"counter {text!r} is negative")
+    return value
+
+
+def stored_flag(text: str) -> bool:
+    if text not in ("0", "1"):
+        raise ValueError(f"outcome {text!r} is neither 0 nor 1")
+    return text == "1"
 
 
 class WindowState(PlainState):
@@ -105,11 +128,12 @@ class WindowState(PlainState):
         return lists, {k: str(v) for k, v in counts.items()}
 
     def restore(self, lists: Mapping[str, list[str]], counts: Mapping[str, str]) -> None:
-        self.scores.extend(float(s) for s in lists.get("scores", []))  # the deques keep the newest
-        self.recent.extend(r == "1" for r in lists.get("recent", []))
+        self.scores.extend(stored_float(s) for s in lists.get("scores", []))  # the deques keep the newest
+        self.recent.extend(stored_flag(r) for r in lists.get("recent", []))
         self.strong_recent = sum(self.recent)
-        self.total, self.strong_first = int(counts.get("total", 0)), int(counts.get("strong_first", 0))
-        self.forced = {"strong": int(counts.get("forced_strong", 0)), "weak": int(counts.get("forced_weak", 0))}
+        self.total, self.strong_first = stored_count(counts.get("total", "0")), stored_count(counts.get("strong_first", "0"))
+        self.forced = {"strong": stored_count(counts.get("forced_strong", "0")),
+                       "weak": stored_count(counts.get("forced_weak", "0"))}
 
 
 class LocalStore(Generic[State]):
@@ -175,8 +199,12 @@ class RedisStore(LocalStore[State]):
         pipe.hgetall(f"{self.key}:counts")
         *lists, counts = pipe.execute()
         state = self.new_state()
-        state.restore({name: [_text(v) for v in values] for name, values in zip(names, lists, strict=True)},
-                      {_text(k): _text(v) for k, v in counts.items()})
+        try:
+            state.restore({name: [_text(v) for v in values] for name, values in zip(names, lists, strict=True)},
+                          {_text(k): _text(v) for k, v in counts.items()})
+        except (ValueError, TypeError, IndexError, UnicodeDecodeError) as exc:
+            # not what a replica wrote (another program, a hand edit): decide locally, leave it for inspection
+            raise _Unavailable(f"the data under Redis key {self.key!r} is not an {state.kind} window: {exc}") from exc
         return state
 
     def _store(self, state: State) -> None:
@@ -268,7 +296,7 @@ class RedisStore(LocalStore[State]):
         if self._usable():
             try:
                 return self._load()
-            except (redis.RedisError, OSError) as exc:
+            except (redis.RedisError, OSError, _Unavailable) as exc:
                 self._lost(exc)
         return self.local
 

@@ -42,6 +42,18 @@ def test_the_window_survives_the_round_trip_through_plain_numbers(small_router, 
     assert isinstance(policy.strategy.store, LocalStore) and not policy.strategy.store.shared
 
 
+@pytest.mark.parametrize("lists, counts", [
+    ({"rows": ["-inf,0.5,0.001"]}, {}),  # odd width
+    ({"rows": ["-inf,0.5,0.001,0.002", "-inf,0.001,0.002"]}, {}),  # rows of two widths
+    ({"rows": ["-inf,0.5,inf,0.002"]}, {}),  # a cost that is not finite
+    ({"spends": ["nan"]}, {}),
+    ({}, {"forced": "-1"}),
+])
+def test_a_stored_budget_window_is_checked_when_read_back(lists, counts):
+    with pytest.raises(ValueError):
+        BudgetState(60, 20).restore(lists, counts)
+
+
 def test_losing_redis_falls_back_to_the_local_window(small_router, budget_stream, redis_server):
     proc, url = redis_server
     budget, prompts = budget_stream["budget"], budget_stream["prompts"]

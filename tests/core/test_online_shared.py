@@ -72,3 +72,32 @@ def test_bad_online_state_is_one_error(word_count_router, drift_stream):
         RoutingPolicy(word_count_router, threshold=0.5, online_state="redis://127.0.0.1:1/0")
     with pytest.raises(InvalidInputError, match="redis:// URL"):
         _replicas(word_count_router, drift_stream, "http://127.0.0.1:6379", count=1)
+
+
+def test_malformed_shared_data_falls_back_to_the_local_window(word_count_router, drift_stream, redis_server, caplog):
+    import redis
+
+    _, url = redis_server
+    replica = _replicas(word_count_router, drift_stream, {"url": url, "key": "test:garbage", "retry_seconds": 60},
+                        count=1)[0]
+    key = replica.strategy.store.key
+    client = redis.Redis.from_url(url)
+    client.rpush(f"{key}:scores", "0.4", "not a number")  # not what a replica writes
+    with caplog.at_level("WARNING", logger="routellm_core.online"):
+        roles = [replica.decide([p])[0].role for p in drift_stream["prompts"][:30]]  # no error: decided locally
+    assert len(roles) == 30 and replica.strategy.store.fallbacks == 1
+    assert key in caplog.text and "not a number" in caplog.text
+    assert client.lrange(f"{key}:scores", 0, -1) == [b"0.4", b"not a number"]  # left for inspection
+
+
+@pytest.mark.parametrize("lists, counts, problem", [
+    ({"scores": ["nan"]}, {}, "not a finite number"),
+    ({"recent": ["2"]}, {}, "neither 0 nor 1"),
+    ({}, {"total": "-3"}, "negative"),
+    ({}, {"strong_first": "1.5"}, "invalid literal"),
+])
+def test_a_stored_window_is_checked_when_read_back(lists, counts, problem):
+    from routellm_core.online_state import WindowState
+
+    with pytest.raises(ValueError, match=problem):
+        WindowState(40, 20).restore(lists, counts)

@@ -43,6 +43,20 @@ def test_online_threshold_keeps_every_window_on_a_drifting_stream(word_count_rou
         assert sum(strong_flags[60:120]) < 50
 
 
+def test_two_chat_models_share_one_online_window_through_redis(word_count_router, drift_stream, redis_server):
+    _, url = redis_server
+    settings = dict(router=word_count_router, strong_fraction=drift_stream["fraction"],
+                    calibration_prompts=drift_stream["calibration"], online_window=drift_stream["window"],
+                    online_state={"url": url, "key": "test:lc-shared"})
+    replicas = [ChatRouteLLM(strong=_pair()[0], weak=_pair()[1], **settings) for _ in range(2)]
+    metas = [replicas[i % 2].invoke(p).response_metadata["routellm"] for i, p in enumerate(drift_stream["prompts"])]
+    low, high = _bounds(drift_stream)
+    counts = window_strong_counts([m["role"] == "strong" for m in metas], drift_stream["window"])
+    assert all(low <= c <= high for c in counts), (min(counts), max(counts))
+    # one window: each model's policy has counted the decisions of both
+    assert [r.policy.strategy.stats()["decisions"] for r in replicas] == [len(metas)] * 2
+
+
 HUGE = "Explain the history of the Roman empire in detail. " * 20_000  # ~1,000,000 characters
 
 

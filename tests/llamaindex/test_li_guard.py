@@ -36,6 +36,19 @@ def test_online_threshold_keeps_every_window_on_a_drifting_stream(word_count_rou
     assert any(m["online_share"] is not None for m in metas)
 
 
+def test_two_llms_share_one_online_window_through_redis(word_count_router, drift_stream, redis_server):
+    _, url = redis_server
+    replicas = [RouteLLM(strong=MockLLM(), weak=MockLLM(), router=word_count_router,
+                         strong_fraction=drift_stream["fraction"], calibration_prompts=drift_stream["calibration"],
+                         online_window=drift_stream["window"], online_state={"url": url, "key": "test:li-shared"})
+                for _ in range(2)]
+    metas = [replicas[i % 2].complete(p).additional_kwargs["routellm"] for i, p in enumerate(drift_stream["prompts"])]
+    low, high = _bounds(drift_stream)
+    counts = window_strong_counts([m["role"] == "strong" for m in metas], drift_stream["window"])
+    assert all(low <= c <= high for c in counts), (min(counts), max(counts))
+    assert [r.policy.strategy.stats()["decisions"] for r in replicas] == [len(metas)] * 2
+
+
 HUGE = "Explain the history of the Roman empire in detail. " * 20_000  # ~1,000,000 characters
 
 

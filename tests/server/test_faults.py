@@ -164,9 +164,9 @@ async def test_concurrent_requests_under_faults_none_lost(make_server, openai_pa
     await client.close()
     assert len(results) == 40
     # plain requests: weak answers (strong fails -> fallback to weak; weak answers non-streams fine)
-    assert all(r == "answer:weak-model" for i, r in enumerate(results) if i % 4 < 2)
+    assert all(r == "answer:weak-model" for i, r in enumerate(results) if i % 4 < 2), results
     # streams: weak breaks mid-stream (a clean error), strong fails -> fallback to weak -> same clean error
-    assert all(r == "error:APIError" for i, r in enumerate(results) if i % 4 >= 2)
+    assert all(r == "error:APIError" for i, r in enumerate(results) if i % 4 >= 2), results
     assert scrape(server)[("routellm_in_flight_requests", ())] == 0
     assert _healthy(server)
 

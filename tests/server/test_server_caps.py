@@ -14,10 +14,14 @@ pytestmark = pytest.mark.timeout(240)
 STRONG = {"model": "always-strong", "messages": [{"role": "user", "content": PROMPT}]}
 
 
+def _wait_for_a_fresh_window(seconds: int, margin: float) -> None:
+    """Caps count per epoch-aligned window: start at least ``margin`` seconds before the next boundary."""
+    if time.time() % seconds > seconds - margin:
+        time.sleep(seconds - time.time() % seconds + 0.2)
+
+
 def _wait_for_a_fresh_minute(margin: float = 25.0) -> None:
-    """Caps count per epoch-aligned minute: start far enough from the next boundary."""
-    if time.time() % 60 > 60 - margin:
-        time.sleep(60 - time.time() % 60 + 0.2)
+    _wait_for_a_fresh_window(60, margin)
 
 
 def _post(server, key="k1", body=STRONG) -> httpx.Response:
@@ -32,15 +36,19 @@ def _metric(server, name) -> float:
 def test_two_replicas_share_a_cap_of_100_strong_calls_counted_once(make_server, redis_server, openai_pair):
     _, url = redis_server
     # a generous Redis timeout: on a loaded machine a slow reply must not switch a replica to local counts
-    caps = {"window_seconds": 60, "strong_calls": 100, "over": "weak", "redis_url": url, "redis_timeout": 5.0}
+    # hour windows: 1,000 requests must stay in one window even on a loaded machine (a minute was too short)
+    caps = {"window_seconds": 3600, "strong_calls": 100, "over": "weak", "redis_url": url, "redis_timeout": 5.0}
     replicas = [make_server(caps=caps, api_keys=["k1", "k2"]) for _ in range(2)]
     strong_upstream, _ = openai_pair
-    _wait_for_a_fresh_minute(margin=40.0)  # 1,000 requests must stay in one window, even on a loaded machine
+    _wait_for_a_fresh_window(3600, margin=90.0)
+    started = time.time()
     with ThreadPoolExecutor(8) as pool:
         responses = list(pool.map(lambda i: _post(replicas[i % 2]), range(1000)))
+    assert int(started // 3600) == int(time.time() // 3600), "the run crossed a window boundary"
     assert all(r.status_code == 200 for r in responses), [r.text for r in responses if r.status_code != 200][:1]
     states = [r.headers["x-routellm-cap"] for r in responses]
-    assert states.count("ok") == 100 and states.count("weak") == 900
+    fallbacks = [_metric(s, "routellm_caps_redis_fallbacks_total") for s in replicas]
+    assert states.count("ok") == 100 and states.count("weak") == 900, (states.count("ok"), fallbacks)
     assert sum(r.json()["routellm"]["role"] == "strong" for r in responses) == 100
     assert len(strong_upstream.requests) == 100  # each passed strong call reached the strong model once
     assert sorted(int(r.headers["x-routellm-cap-remaining"]) for r in responses if r.headers["x-routellm-cap"] == "ok") \

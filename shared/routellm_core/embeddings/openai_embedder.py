@@ -28,12 +28,19 @@ class OpenAIEmbedder(Embedder):
         self.model_id = f"openai:{model}"
         self.timeout = timeout
         self.max_chars = max_chars  # the 8k-token window: truncate rather than fail
+        self._client: httpx.Client | None = None
+
+    def _http(self) -> httpx.Client:
+        """One client per embedder: a new one per call would reload the CA bundle and reconnect each time."""
+        if self._client is None:
+            self._client = httpx.Client(timeout=self.timeout)
+        return self._client
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
         payload = {"model": self.model, "input": [t[: self.max_chars] or " " for t in texts]}
         headers = {"Authorization": f"Bearer {self.api_key.get_secret_value()}"}
         try:
-            resp = httpx.post(f"{self.base_url}/embeddings", json=payload, headers=headers, timeout=self.timeout)
+            resp = self._http().post(f"{self.base_url}/embeddings", json=payload, headers=headers)
         except httpx.HTTPError as exc:
             raise RouteLLMError(f"embedding request to {self.base_url} failed: {type(exc).__name__}") from None
         if resp.status_code != 200:
