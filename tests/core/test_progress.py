@@ -87,13 +87,13 @@ def test_train_to_a_file_writes_no_redraws(tmp_path, data_dir):
     env.pop("ROUTELLM_PROGRESS", None)
     with log.open("w") as fh:
         done = subprocess.run([sys.executable, "-m", "routellm_core.cli", "train", "--router", "mf", "--dataset", "gsm8k",
-                               "--limit", "300", "--no-decontaminate", "--output", str(tmp_path / "mf"),
-                               "--params", '{"epochs": 30}'], stdout=fh, stderr=subprocess.STDOUT, env=env, timeout=600)
+                               "--limit", "120", "--no-decontaminate", "--output", str(tmp_path / "mf"),
+                               "--params", '{"epochs": 10}'], stdout=fh, stderr=subprocess.STDOUT, env=env, timeout=600)
     text = log.read_text()
     assert done.returncode == 0, text
     assert "\r" not in text
     training = [line for line in text.splitlines() if line.startswith("training mf")]
-    assert len(training) == 2 and training[0] == "training mf: started (30 epoch)", text
+    assert len(training) == 2 and training[0] == "training mf: started (10 epoch)", text
     assert "val_loss=" in training[1]
 
 
@@ -101,7 +101,7 @@ def test_the_cli_progress_option_overrides_the_environment(tmp_path):
     """``routellm-core --progress off train ...``: not even the start and end lines."""
     env = {**os.environ, "ROUTELLM_CACHE_DIR": str(tmp_path / "cache"), "ROUTELLM_PROGRESS": "bar"}
     done = subprocess.run([sys.executable, "-m", "routellm_core.cli", "--progress", "off", "train", "--router", "mf",
-                           "--dataset", "gsm8k", "--limit", "100", "--no-decontaminate", "--output", str(tmp_path / "mf"),
+                           "--dataset", "gsm8k", "--limit", "40", "--no-decontaminate", "--output", str(tmp_path / "mf"),
                            "--params", '{"epochs": 3}'], capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "training mf" not in done.stderr and "\r" not in done.stderr
