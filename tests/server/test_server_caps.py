@@ -39,7 +39,7 @@ def test_two_replicas_share_a_cap_of_100_strong_calls_counted_once(make_server, 
         _wait_for_a_fresh_minute(margin=15.0)
         started, reached_before = time.time(), len(strong_upstream.requests)
         with ThreadPoolExecutor(8) as pool:
-            responses = list(pool.map(lambda i: _post(replicas[i % 2], key=key), range(1000)))
+            responses = list(pool.map(lambda i, key=key: _post(replicas[i % 2], key=key), range(1000)))
         if int(started // 60) == int(time.time() // 60):
             break
     else:
