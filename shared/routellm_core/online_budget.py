@@ -95,7 +95,7 @@ class BudgetState(PlainState):
             width = len(values)
             self.rows.append((values[:half], values[half:]))
         self.spends.extend(stored_float(v) for v in lists.get("spends", []))
-        self.spend_recent = stored_float(counts.get("spend_recent", repr(sum(self.spends))))
+        self.spend_recent = stored_float(counts["spend_recent"]) if "spend_recent" in counts else sum(self.spends)
         self.total, self.forced = stored_count(counts.get("total", "0")), stored_count(counts.get("forced", "0"))
 
 
