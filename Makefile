@@ -53,8 +53,11 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# Tests run on $(TEST_WORKERS) processes (pytest-xdist), each taking whole test files so that a file's
+# module-scoped fixtures (trained routers, servers) are built once. TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= 2
 test: install lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-slow: install
 	$(BIN)/python -m pytest -q -m slow
