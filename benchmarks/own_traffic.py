@@ -225,7 +225,8 @@ def main() -> int:
                "own_apgr": r["own"]["apgr"], "own_interval": r["own"]["apgr_interval"], "random_apgr": r["random"]["apgr"],
                "own_minus_default": report["own_minus_default"], "learning_curve": report["learning_curve"],
                "init": init, "probe_apgr": probe["apgr"], "probe_interval": probe["apgr_interval"],
-               "prior_strength": report["prior_strength"], "verdict": report["verdict"],
+               "prior_strength": report["prior_strength"], "neighbour_blend": report["neighbour_blend"],
+               "verdict": report["verdict"],
                "seconds": round(time.monotonic() - t0, 1)}
         results["sources"].append(row)
         curve = ", ".join(f"{p['labels']}: {p['apgr']:.3f} [{p['apgr_interval'][0]:.3f}, {p['apgr_interval'][1]:.3f}]"
@@ -233,7 +234,7 @@ def main() -> int:
         print(f"{name}: {meta['prompts']} prompts, default {row['default_apgr']:.3f} "
               f"[{row['default_interval'][0]:.3f}, {row['default_interval'][1]:.3f}], own {row['own_apgr']:.3f} "
               f"[{row['own_interval'][0]:.3f}, {row['own_interval'][1]:.3f}], random {row['random_apgr']:.3f}, "
-              f"probe {row['probe_apgr']:.3f}; "
+              f"probe {row['probe_apgr']:.3f}, neighbour blend {row['neighbour_blend']['all_labels']:g}; "
               f"curve {curve}; {row['verdict']} ({row['seconds']}s)", flush=True)
     if args.speed:
         results["labeller_speed"] = labeller_speed()

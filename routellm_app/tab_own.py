@@ -83,7 +83,7 @@ def render(settings: Settings) -> None:
         st.image(result["plot"], caption="Learning curve: cross-fitted APGR against the number of labels")
         if st.button("Train my router on every label", key="own_train"):
             data, summary = trained_zip(upload.name, upload.getvalue())
-            st.write(f"Prior strength chosen by cross-validation: {summary['prior_strength']} "
-                     f"({summary['labelled_prompts']} labelled prompts).")
+            st.write(f"Chosen by cross-validation: prior strength {summary['prior_strength']}, neighbour blend "
+                     f"{summary['neighbour_blend']:g} ({summary['labelled_prompts']} labelled prompts).")
             st.download_button("Download my-router.zip (config.json + safetensors)", data, "my-router.zip",
                                "application/zip", key="own_download")

@@ -10,8 +10,10 @@ import pytest
 from routellm_core.cli import main
 from routellm_core.loaders import load_routellm_golden
 from routellm_core.own_router import report as report_mod
-from routellm_core.own_router.report import own_router_report, verdict
+from routellm_core.own_router.report import own_router_report, render, verdict
+from routellm_core.own_router.warm_start import BLEND_GRID
 from routellm_core.records import PreferenceRecord
+from routellm_core.routers.neighbours import unit_rows
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +37,10 @@ def test_no_router_scores_a_prompt_it_trained_on(labels, monkeypatch):
 
     def spy(x, y, w, u0, train, held, *args):
         calls.append((train.copy(), held.copy()))
-        return real(x, y, w, u0, train, held, *args)
+        scores, fit = real(x, y, w, u0, train, held, *args)
+        # the neighbour memory, when the fold uses one, holds this fold's training prompts and nothing else
+        assert fit.memory is None or np.array_equal(fit.memory.vectors, unit_rows(x[train]))
+        return scores, fit
 
     seen_keys = []
     real_pair_data = report_mod.pair_data
@@ -71,6 +76,9 @@ def test_report_contents_and_plot(labels, tmp_path):
     assert [p["labels"] for p in result["learning_curve"]] == [20, 40, 133]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert 0.0 <= result["threshold"]["own"] <= 1.0
+    blend = result["neighbour_blend"]  # chosen inside each fold's training labels, like the prior strength
+    assert len(blend["per_fold"]) == 3 and set(blend["per_fold"]) | {blend["all_labels"]} <= set(BLEND_GRID)
+    assert "neighbour blend (CV-chosen)" in render(result)
     assert result["verdict"].split(":")[0] in {"use the own router", "keep the default", "keep the default for now"}
 
 

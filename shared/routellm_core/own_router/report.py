@@ -24,9 +24,9 @@ from ..errors import DataError, InvalidInputError
 from ..records import PreferenceRecord
 from .warm_start import (
     PRIOR_GRID,
+    PairFit,
     _num,
-    choose_strength,
-    fit_direction,
+    fit_pair,
     fold_ids,
     load_base,
     pair_data,
@@ -65,25 +65,27 @@ def _metrics(scores: np.ndarray, target: np.ndarray) -> dict[str, float]:
 
 
 def fit_and_score(x: np.ndarray, y: np.ndarray, w: np.ndarray, u0: np.ndarray, train: np.ndarray, held: np.ndarray,
-                  inner_folds: int, grid: Sequence[float], seed: int, n_boot: int) -> tuple[np.ndarray, float]:
-    """One fold: choose the prior strength on ``train`` only, fit on it, score ``held`` (indices)."""
-    choice = choose_strength(x[train], y[train], w[train], u0, inner_folds, grid, seed, n_boot)
-    u = fit_direction(x[train], y[train], w[train], u0, choice.strength)
-    return _sigmoid(x[held] @ u), choice.strength
+                  inner_folds: int, grid: Sequence[float], seed: int, n_boot: int) -> tuple[np.ndarray, PairFit]:
+    """One fold: choose the prior strength and neighbour blend on ``train`` only, fit on it, score ``held``.
+
+    The neighbour memory holds ``train``'s prompts only, so no held prompt is its own neighbour.
+    """
+    fit = fit_pair(x[train], y[train], w[train], u0, inner_folds, grid, seed, n_boot)
+    return fit.predict(x[held]), fit
 
 
 def _cross_fit(x, y, w, u0, folds, k, inner_folds, grid, seed, n_boot, size: int | None = None):
     scores = np.full(len(y), np.nan)
-    strengths = []
+    fits = []
     rng = np.random.default_rng(seed + 1)
     for f in range(k):
         train = np.flatnonzero(folds != f)
         if size is not None and size < len(train):
             train = np.sort(rng.choice(train, size, replace=False))
         held = np.flatnonzero(folds == f)
-        scores[held], strength = fit_and_score(x, y, w, u0, train, held, inner_folds, grid, seed, n_boot)
-        strengths.append(strength)
-    return scores, strengths
+        scores[held], fit = fit_and_score(x, y, w, u0, train, held, inner_folds, grid, seed, n_boot)
+        fits.append(fit)
+    return scores, fits
 
 
 def _interval(values: list[float], level: float) -> list[float]:
@@ -125,7 +127,7 @@ def _report(labels: str | os.PathLike[str] | Sequence[PreferenceRecord], init: s
     ids = fold_ids(n, k, seed)
     inner_boot = max(50, n_boot // 10)
     scores = {"default": _sigmoid(x @ u0)}
-    scores["own"], strengths = _cross_fit(x, y, w, u0, ids, k, inner_folds, grid, seed, inner_boot)
+    scores["own"], fits = _cross_fit(x, y, w, u0, ids, k, inner_folds, grid, seed, inner_boot)
     rng = np.random.default_rng(seed)
     random_runs = [rng.random(n) for _ in range(int(random_seeds))]
 
@@ -158,14 +160,16 @@ def _report(labels: str | os.PathLike[str] | Sequence[PreferenceRecord], init: s
 
     from ..calibration import threshold_for_fraction
 
-    full = choose_strength(x, y, w, u0, inner_folds, grid, seed, inner_boot)
-    own_full = _sigmoid(x @ fit_direction(x, y, w, u0, full.strength))
+    full = fit_pair(x, y, w, u0, inner_folds, grid, seed, inner_boot)
+    # The own threshold comes from the cross-fitted scores: the router trained on all labels would score its
+    # own labelled prompts with themselves among their neighbours, unlike the traffic it will route.
     report: dict[str, Any] = {
         "labels": len(records), "prompts": n, "strong": s_name, "weak": w_name, "init": init, "folds": k,
         "level": level, "routers": routers, "own_minus_default": diff,
-        "prior_strength": {"per_fold": [_num(v) for v in strengths], "all_labels": _num(full.strength)},
+        "prior_strength": {"per_fold": [_num(f.strength) for f in fits], "all_labels": _num(full.strength)},
+        "neighbour_blend": {"per_fold": [f.blend for f in fits], "all_labels": full.blend},
         "learning_curve": curve,
-        "threshold": {"strong_share": strong_share, "own": threshold_for_fraction(own_full, strong_share),
+        "threshold": {"strong_share": strong_share, "own": threshold_for_fraction(scores["own"], strong_share),
                       "default": threshold_for_fraction(scores["default"], strong_share)},
     }
     report["mean_strong_win"] = float(np.average(y, weights=w))
@@ -251,6 +255,10 @@ def render(report: dict[str, Any]) -> str:
     lines.append("  own minus default: {:+.3f} [{:+.3f}, {:+.3f}]".format(report["own_minus_default"]["apgr"],
                                                                       *report["own_minus_default"]["interval"]))
     t = report["threshold"]
+    nb = report.get("neighbour_blend")
+    if nb:
+        lines.append(f"  neighbour blend (CV-chosen): all labels {nb['all_labels']:g}, per fold "
+                     + ", ".join(f"{b:g}" for b in nb["per_fold"]))
     lines.append(f"  threshold for {t['strong_share']:.0%} strong calls: own {t['own']:.4f}, default {t['default']:.4f}")
     if "plot" in report:
         lines.append(f"  learning curve plot: {report['plot']}")

@@ -5,6 +5,10 @@ the model's score on q is ``s(m, q) = w . (normalize(v_m) * (W e(q)))`` and
 P(a beats b | q) = sigmoid(s(a, q) - s(b, q)). Any number of models; the strong/weak pair is
 picked at inference. Training needs torch; inference is plain numpy.
 
+An own router (``routellm-core train --init mf``) may carry a :class:`~.neighbours.NeighbourMemory`
+(``neighbours_``): its labelled prompts, whose nearest-neighbour outcomes are blended into P for its
+strong/weak pair only, with the weight that cross-validation on those labels chose.
+
 ``prompt_weight`` (alpha) shrinks each score toward the model's mean score over the training
 prompts, ``s_mean(m) + alpha * (s(m, q) - s_mean(m))``: 1 is the paper's MF, 0 a prompt-blind
 ranking of model strengths. Where the prompt predicts little (real Arena prompts), a full-weight
@@ -19,6 +23,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,6 +34,9 @@ from ..records import PreferenceRecord
 from .base import StrongWeakPair
 from .checkpoint import read_config, read_tensors, require_keys, write_checkpoint
 from .embedding_router import EmbeddingRouter
+
+if TYPE_CHECKING:
+    from .neighbours import NeighbourMemory
 
 # Model ids of RouteLLM's published MF checkpoints (mf_gpt4_augmented), in id order.
 ROUTELLM_MF_MODELS = [
@@ -55,6 +63,7 @@ class MFRouter(StrongWeakPair, EmbeddingRouter):
     name = "mf"
     unsaved_params = ("show_progress",)
     param_attributes = {"embedder": "embedder_spec"}
+    neighbours_: NeighbourMemory | None = None  # an own router's labelled prompts (see the module docstring)
 
     def __init__(self, embedder: str | Embedder = "minilm", strong_model: str = STRONG_MODEL,
                  weak_model: str = WEAK_MODEL, dim: int = 128, epochs: int = 40, batch_size: int = 2048,
@@ -194,8 +203,10 @@ class MFRouter(StrongWeakPair, EmbeddingRouter):
         if not hasattr(self, "model_vectors_"):
             raise DataError("mf router is not trained: call fit() or load a checkpoint")
         idx = [self._model_index(m, self.models_) for m in models]
-        q = self._embed(list(prompts)) @ self.projection_.T
+        text = self._embed(list(prompts))
+        q = text @ self.projection_.T
         alpha = getattr(self, "prompt_weight_", 1.0)
+        memory = self.neighbours_
         out = np.full((q.shape[0], len(idx), len(idx)), 0.5, dtype=np.float64)
         for a, b in itertools.combinations(range(len(idx)), 2):
             mv = self.model_vectors_[[idx[a], idx[b]]]
@@ -205,6 +216,11 @@ class MFRouter(StrongWeakPair, EmbeddingRouter):
                 blind = float(self.score_means_[idx[a]] - self.score_means_[idx[b]])
                 diff = blind + alpha * (diff - blind)
             p = 1.0 / (1.0 + np.exp(-diff))
+            if memory is not None and memory.blend > 0:
+                if (self.models_[idx[a]], self.models_[idx[b]]) == (memory.strong, memory.weak):
+                    p = memory.mix(p, text)
+                elif (self.models_[idx[b]], self.models_[idx[a]]) == (memory.strong, memory.weak):
+                    p = 1.0 - memory.mix(1.0 - p, text)
             out[:, a, b] = p
             out[:, b, a] = 1.0 - p
         return out
@@ -216,6 +232,10 @@ class MFRouter(StrongWeakPair, EmbeddingRouter):
         tensors = {"model_vectors": self.model_vectors_, "projection": self.projection_, "classifier": self.classifier_}
         if hasattr(self, "score_means_"):
             tensors["score_means"] = self.score_means_
+        memory = self.neighbours_
+        if memory is not None:
+            config.update(memory.config())
+            tensors.update(memory.tensors())
         return write_checkpoint(path, config, tensors)
 
     @classmethod
@@ -239,6 +259,8 @@ class MFRouter(StrongWeakPair, EmbeddingRouter):
             raise CheckpointError(f"checkpoint {path}: prompt weight {router.prompt_weight_} needs tensor score_means")
         _check_shapes(router, path)
         router._check_pair()
+        if "neighbour_k" in config:
+            router.neighbours_ = _load_neighbours(router, config, path)
         return router
 
     @classmethod
@@ -281,6 +303,18 @@ def _check_prompt_weight(value: float | str, path: object = None) -> float | str
         message = f"{where}prompt_weight must be a number in [0, 1] or 'validation', not {value!r}"
         raise CheckpointError(message) if path is not None else InvalidInputError(message)
     return alpha
+
+
+def _load_neighbours(router: MFRouter, config: dict, path):
+    """The checkpoint's neighbour memory; its vectors are prompt embeddings (the projection's input size)."""
+    from .neighbours import NeighbourMemory
+
+    names = ["neighbour_vectors", "neighbour_targets", "neighbour_weights"]
+    memory = NeighbourMemory.from_checkpoint(config, read_tensors(path, names), router.projection_.shape[1], path)
+    for model in (memory.strong, memory.weak):
+        if model not in router.models_:
+            raise CheckpointError(f"checkpoint {path}: neighbour_pair names {model!r}, not one of its models")
+    return memory
 
 
 def _routellm_name(name: str) -> str:
