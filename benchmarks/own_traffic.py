@@ -1,7 +1,7 @@
 """Simulated own traffic: recorded verdicts replayed through the labeller, then the own-router report.
 
     nice -n 10 python benchmarks/own_traffic.py [--sources gsm8k alpaca_eval arena_hard routerbench_arc mmlu_stem]
-        [--sizes 50 100 300 1000] [--folds 5] [--speed]
+        [--sizes 50 100 300 1000] [--folds 5] [--speed]    (also: arc_heldout)
 
 For each source a strong/weak pair's recorded outcome per prompt (GSM8K / RouterBench correctness,
 AlpacaEval's GPT-4-Turbo preference, Arena-Hard's gpt-4o-judged verdicts against gpt-4-0314, turned
@@ -11,6 +11,10 @@ token, a replay judge writes the verdict label that the recorded outcome implies
 and writes the labels JSONL that ``routellm-core report`` reads. The report then cross-fits the own
 router at 50/100/300/1000 training labels. ``--speed`` times the labeller on three loopback HTTP stub
 servers (1,000 prompts, concurrency 16). Writes ``results/own_traffic.json``.
+
+``arc_heldout`` is RouterBench ARC-Challenge as new traffic in the same way: every ARC prompt is removed from
+the default recipe's training data and the default retrained (``results/arc_heldout_default-<embedder>/``);
+the nearest public analogue of the team's held-back science questions.
 
 ``mmlu_stem`` is MMLU held-out domains as new traffic: MMLU's 19 STEM subjects (3,153 questions, the
 paper's pair's correctness) are removed from the default recipe's training data, the default MF is
@@ -64,7 +68,7 @@ def source_outcomes(name: str) -> tuple[str, str, dict[str, float]]:
     elif name == "alpaca_eval":
         strong, weak = "gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1"
         records = load_alpaca_eval(annotators=["weighted_alpaca_eval_gpt4_turbo"])
-    elif name == "routerbench_arc":
+    elif name in ("routerbench_arc", "arc_heldout"):
         from routellm_core.data.files import ROUTERBENCH_DIR, data_path
 
         strong, weak = "gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1"
@@ -114,20 +118,29 @@ class ReplayJudge:
         return ChatResult(f"Replayed verdict: [[{LEVELS[p_first]}]]", 1, 1)
 
 
-def mmlu_heldout_default(out: Path, embedder: str = "minilm-bf16") -> Path:
-    """The default recipe's MF retrained without the held-out MMLU subjects: the default for ``mmlu_stem``."""
+# Sources whose prompts are held out of the default: the default recipe's MF is retrained without them.
+HELD_OUT_SOURCES = ("mmlu_stem", "arc_heldout")
+
+
+def heldout_default(out: Path, name: str, embedder: str = "minilm-bf16") -> Path:
+    """The default recipe's MF retrained without source ``name``'s prompts: that source's default and prior."""
     from routellm_core import training
     from routellm_core.recipe import records_sha256
 
-    held = {f"mmlu:{d}" for d in MMLU_HELD_OUT}
     records = training.default_training_records(embedder=embedder, verbose=False)
-    banned = {normalize_prompt(r.prompt) for r in records if r.source in held}
+    if name == "mmlu_stem":
+        held = {f"mmlu:{d}" for d in MMLU_HELD_OUT}
+        banned = {normalize_prompt(r.prompt) for r in records if r.source in held}
+        stem = "mmlu_heldout_default"
+    else:  # arc_heldout: every RouterBench ARC-Challenge prompt, whichever source brought it in
+        banned = {normalize_prompt(p) for p in source_outcomes(name)[2]}
+        stem = "arc_heldout_default"
     kept = [r for r in records if normalize_prompt(r.prompt) not in banned]
-    path = out / f"mmlu_heldout_default-{embedder}"
+    path = out / f"{stem}-{embedder}"
     stamp = path / "training_sha256.txt"
     digest = records_sha256(kept)
     if not (stamp.is_file() and stamp.read_text() == digest):  # retrain when the recipe's records change
-        print(f"training the default mf without {len(MMLU_HELD_OUT)} MMLU subjects: {len(kept)} of {len(records)} "
+        print(f"training the default mf without {name}'s prompts: {len(kept)} of {len(records)} "
               f"records ({len(banned)} prompts held out)", file=sys.stderr, flush=True)
         router = training.default_router("mf", embedder=embedder, show_progress=False).fit(kept)
         router.save(path)
@@ -215,7 +228,7 @@ def main() -> int:
     for name in args.sources:
         t0 = time.monotonic()
         meta, path = replay_labels(name, out)
-        init = str(mmlu_heldout_default(out, args.heldout_embedder)) if name == "mmlu_stem" else "mf"
+        init = str(heldout_default(out, name, args.heldout_embedder)) if name in HELD_OUT_SOURCES else "mf"
         report = own_router_report(path, init=init, folds=args.folds, curve_sizes=args.sizes,
                                    inner_folds=args.inner_folds, n_boot=args.bootstrap,
                                    plot=out / f"own_traffic_{name}.png")

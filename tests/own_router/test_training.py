@@ -43,6 +43,7 @@ def test_init_warm_starts_a_pair_router(table, tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert summary["strong"] == "gpt-4o" and summary["labelled_prompts"] == 120
     assert set(summary["cv_apgr"]) >= {"inf", "0.01"}
+    assert summary["neighbour_blend"] in (0.0, 0.25, 0.5, 0.75, 1.0)
     assert not list(out.glob("*.pkl")) and (out / "model.safetensors").exists()
     router = load_router(str(out))
     assert (router.strong_model, router.weak_model) == ("gpt-4o", "mixtral-8x7b-instruct-v0.1")
