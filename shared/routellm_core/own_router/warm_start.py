@@ -20,7 +20,7 @@ the best; beta = 0 is the direction alone. Half, not one: on inner folds of 60-1
 rule kept beta = 0 where neighbours gained +0.04 APGR (MMLU STEM, 300 labels), and taking the best
 beta outright lost 0.05 on traffic without signal (Arena-Hard, 100 labels); docs/own-router.md has
 all three rules' curves. Local structure that one direction misses (MMLU STEM as
-new traffic: 0.52 -> 0.69 APGR at 300 labels) is where it pays. The result is saved as an ordinary
+new traffic: 0.548 -> 0.618 APGR at 300 labels) is where it pays. The result is saved as an ordinary
 two-model MF checkpoint, with the labelled prompts' vectors as its neighbour memory when beta > 0.
 
 **A new model (``--add-model``).** In the many-model MF router only the new model's vector is fitted on
