@@ -150,12 +150,13 @@ def heldout_default(out: Path, name: str, embedder: str = "minilm-bf16") -> Path
 
 def knn_probe(report_x: np.ndarray, y: np.ndarray, folds: np.ndarray, k: int = 25) -> np.ndarray:
     """Cross-fitted 25-NN average of the outcomes on unit-normalised vectors (the in-distribution probe)."""
-    x = report_x / np.maximum(np.linalg.norm(report_x, axis=1, keepdims=True), 1e-12)
+    from routellm_core.routers.neighbours import knn_mean, unit_rows
+
+    x = unit_rows(report_x)
     out = np.empty(len(y))
     for f in np.unique(folds):
-        tr, te = np.flatnonzero(folds != f), np.flatnonzero(folds == f)
-        top = np.argsort(-(x[te] @ x[tr].T), axis=1)[:, :k]
-        out[te] = y[tr][top].mean(axis=1)
+        tr, te = folds != f, folds == f
+        out[te] = knn_mean(x[te], x[tr], y[tr], np.ones(int(tr.sum())), k)
     return out
 
 

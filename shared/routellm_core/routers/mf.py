@@ -38,6 +38,9 @@ from .embedding_router import EmbeddingRouter
 if TYPE_CHECKING:
     from .neighbours import NeighbourMemory
 
+# The tensors of an own router's neighbour memory (see .neighbours.NeighbourMemory.tensors).
+NEIGHBOUR_TENSORS = ("neighbour_vectors", "neighbour_targets", "neighbour_weights")
+
 # Model ids of RouteLLM's published MF checkpoints (mf_gpt4_augmented), in id order.
 ROUTELLM_MF_MODELS = [
     "RWKV-4-Raven-14B", "alpaca-13b", "chatglm-6b", "chatglm2-6b", "chatglm3-6b", "claude-1", "claude-2.0",
@@ -244,7 +247,8 @@ class MFRouter(StrongWeakPair, EmbeddingRouter):
         if "router" not in config and {"dim", "num_models"} <= set(config):
             return cls.load_routellm(path, embedder=embedder, **overrides)
         require_keys(config, ["models", "embedder"], path)
-        tensors = read_tensors(path, ["model_vectors", "projection", "classifier"])
+        memory_names = list(NEIGHBOUR_TENSORS) if "neighbour_k" in config else []
+        tensors = read_tensors(path, ["model_vectors", "projection", "classifier", *memory_names])
         params = {k: v for k, v in config.items() if k in cls().get_params() and k != "embedder"}
         params.update(overrides)
         router = cls(embedder=embedder or config["embedder"], **params)
@@ -260,7 +264,7 @@ class MFRouter(StrongWeakPair, EmbeddingRouter):
         _check_shapes(router, path)
         router._check_pair()
         if "neighbour_k" in config:
-            router.neighbours_ = _load_neighbours(router, config, path)
+            router.neighbours_ = _load_neighbours(router, config, tensors, path)
         return router
 
     @classmethod
@@ -305,12 +309,11 @@ def _check_prompt_weight(value: float | str, path: object = None) -> float | str
     return alpha
 
 
-def _load_neighbours(router: MFRouter, config: dict, path):
+def _load_neighbours(router: MFRouter, config: dict, tensors: dict, path):
     """The checkpoint's neighbour memory; its vectors are prompt embeddings (the projection's input size)."""
     from .neighbours import NeighbourMemory
 
-    names = ["neighbour_vectors", "neighbour_targets", "neighbour_weights"]
-    memory = NeighbourMemory.from_checkpoint(config, read_tensors(path, names), router.projection_.shape[1], path)
+    memory = NeighbourMemory.from_checkpoint(config, tensors, router.projection_.shape[1], path)
     for model in (memory.strong, memory.weak):
         if model not in router.models_:
             raise CheckpointError(f"checkpoint {path}: neighbour_pair names {model!r}, not one of its models")
