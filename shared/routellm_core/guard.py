@@ -3,8 +3,9 @@
 ``RoutingPolicy(..., reroute_guard=True)`` (server config: ``reroute_guard: true``) scores each
 routed text in up to nine forms (see Cost below): the whole text and the text with ``a`` words
 cut from its start and ``b`` from its end, for every ``a, b`` in ``CUTS`` = (0, 12, 24) but
-``a = b = 0`` (a form is skipped when it would leave fewer than ``MIN_WORDS`` words). It routes on
-the **lowest** of these scores.
+``a = b = 0`` (a form is skipped when it would leave fewer than ``MIN_WORDS`` words), and the text
+without its first or last sentence where that sentence has at most 12 words. It routes on the
+**lowest** of these scores.
 
 Why this grid. A gadget of ``GUARD_WORDS`` = 12 words put before (or after) a prompt is cut away
 exactly by the forms that cut 12 (or 24) words on its side, and those forms of the attacked text
@@ -15,6 +16,10 @@ exceed the prompt's own guarded score only when the prompt's lowest form is one 
 lacks (a 24-word cut on the gadget's side). ``docs/guard.md`` measures how often that is (the
 "every gadget-bearing form at 1" bound) and what real searched gadgets achieve. A shorter gadget
 takes some task words with it in these forms: it is bounded less tightly (also measured there).
+Written phrases are mostly sentences ("Please use advanced reasoning.", "Write code:"), and the
+sentence forms cut exactly them, whatever their length: on 290 Arena-Hard prompts not used to
+choose this, no phrase of 16 tried moved the guarded share by more than +3.4 points (+10.3 with
+the word grid alone).
 
 The conservative side is the cheap one: the guard protects the budget (an attacker cannot make
 calls expensive); text that pushes a prompt towards the weak model only lowers the answer's
@@ -38,6 +43,7 @@ for a threshold not known yet (calibration, the online threshold, evaluation) us
 from __future__ import annotations
 
 import os
+import re
 import threading
 import weakref
 from collections import OrderedDict
@@ -54,6 +60,7 @@ CUTS = (0, GUARD_WORDS, 2 * GUARD_WORDS)  # words cut from the start and from th
 MIN_WORDS = 3
 FLAG_MARGIN = 0.1
 _CACHE_SIZE = 4096
+_SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+")
 
 
 def _part(start: int, end: int) -> str:
@@ -62,12 +69,29 @@ def _part(start: int, end: int) -> str:
     return "leading words" if start else "trailing words"
 
 
+def _sentence_forms(text: str) -> list[tuple[str, str]]:
+    """The text without its first sentence, and without its last, where that sentence is short.
+
+    A sentence ends at ``.``, ``!``, ``?``, ``:`` or ``;`` before whitespace; it is cut when it has at
+    most :data:`GUARD_WORDS` words and at least :data:`MIN_WORDS` words remain.
+    """
+    parts = [p for p in _SENTENCE_END.split(text.strip()) if p]
+    out: list[tuple[str, str]] = []
+    if len(parts) < 2:
+        return out
+    for name, cut, rest in (("leading sentence words", parts[0], parts[1:]), ("trailing sentence words", parts[-1], parts[:-1])):
+        kept = " ".join(" ".join(rest).split())
+        if len(cut.split()) <= GUARD_WORDS and len(kept.split()) >= MIN_WORDS:
+            out.append((name, kept))
+    return out
+
+
 def variants(text: str) -> list[tuple[str, str]]:
     """(what was removed, the text without it) for every form of ``text`` the guard also scores.
 
     The forms cut ``a`` words from the start and ``b`` from the end for ``a, b`` in :data:`CUTS`
     (not both 0), keeping at least :data:`MIN_WORDS` words; words are split on whitespace and
-    joined by one space.
+    joined by one space. Then the text without a short first or last sentence (:func:`_sentence_forms`).
     """
     words = text.split()
     out: list[tuple[str, str]] = []
@@ -75,7 +99,7 @@ def variants(text: str) -> list[tuple[str, str]]:
         for end in CUTS:
             if (start or end) and len(words) - start - end >= MIN_WORDS:
                 out.append((_part(start, end), " ".join(words[start:len(words) - end])))
-    return out
+    return out + _sentence_forms(text)
 
 
 class GuardedRouter(Router):

@@ -165,3 +165,31 @@ def test_decide_scores_forms_only_where_they_can_matter(reroute_attack, reroute_
     again = asyncio.run(RoutingPolicy(small_router, threshold=threshold, reroute_guard=True).adecide(texts))
     assert [d.role for d in again] == [d.role for d in decisions]
     assert [d.probability for d in again] == pytest.approx([d.probability for d in decisions], abs=1e-6)
+
+
+def test_a_short_first_or_last_sentence_is_also_cut_away():
+    text = "Please use advanced reasoning. What is the capital of France? Answer briefly."
+    forms = dict((t, name) for name, t in variants(text))
+    assert forms["What is the capital of France? Answer briefly."] == "leading sentence words"
+    assert forms["Please use advanced reasoning. What is the capital of France?"] == "trailing sentence words"
+    long_first = " ".join(f"w{i}" for i in range(13)) + ". And the rest of it."
+    assert "And the rest of it." not in dict((t, n) for n, t in variants(long_first))  # 13 words: not a gadget
+    assert all(n not in ("leading sentence words", "trailing sentence words") for n, _ in variants("One. Two."))
+
+
+@pytest.mark.parametrize("phrase", ["Please use advanced reasoning.", "Write code:", "Explain your reasoning in detail."])
+def test_a_one_sentence_phrase_cannot_raise_the_guarded_score(reroute_gadget, small_router, phrase):
+    """The short natural phrases the word grid let through: the sentence form is the prompt itself."""
+    _, _, held_out = reroute_gadget
+    prompts = [p for p in held_out if len(p.split()) >= 3]
+    clean = small_router.predict_proba([" ".join(p.split()) for p in prompts])
+    guard = guarded(small_router)
+    for texts in ([f"{phrase} {p}" for p in prompts], [f"{p.rstrip()}. {phrase}" if p.rstrip()[-1] not in ".!?:;"
+                                                         else f"{p} {phrase}" for p in prompts]):
+        attacked = guard.predict_proba(texts)
+        trailing = texts[0].endswith(phrase)
+        if trailing:  # the suffix case: the prompt (its last sentence ended) is what is left
+            clean_here = small_router.predict_proba([" ".join(t[: -len(phrase)].split()) for t in texts])
+        else:
+            clean_here = clean
+        assert np.all(attacked <= clean_here + 1e-6), phrase
