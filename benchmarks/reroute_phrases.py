@@ -1,8 +1,9 @@
 """Natural short phrases added before or after a prompt: how far they move the strong share, guard off and on.
 
 The attack benchmark (``reroute_attack.py``) searches gadgets; this one tries what people write: "Think
-step by step.", "You are an expert.", "Show all your work." and others, of 2 to 11 words, none of them
-used to design the guard. Each is put before (or after) every held-out Arena-Hard prompt; the strong
+step by step.", "You are an expert.", "Show all your work." and others, of 2 to 10 words. They were
+written before the guard's sentence forms, which were then chosen with them on the first 200 held-out
+prompts (docs/guard.md). Each is put before (or after) every held-out Arena-Hard prompt; the strong
 share is taken at a threshold calibrated to send 50% of the clean prompts to the strong model (each
 scorer calibrated on its own clean scores), for the shipped ``mf`` without and with the guard.
 

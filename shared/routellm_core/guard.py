@@ -1,7 +1,7 @@
 """The reroute guard: text added before or after a prompt cannot raise its P(strong wins).
 
 ``RoutingPolicy(..., reroute_guard=True)`` (server config: ``reroute_guard: true``) scores each
-routed text in up to nine forms (see Cost below): the whole text and the text with ``a`` words
+routed text in up to eleven forms (see Cost below): the whole text and the text with ``a`` words
 cut from its start and ``b`` from its end, for every ``a, b`` in ``CUTS`` = (0, 12, 24) but
 ``a = b = 0`` (a form is skipped when it would leave fewer than ``MIN_WORDS`` words), and the text
 without its first or last sentence where that sentence has at most 12 words. It routes on the
@@ -99,7 +99,8 @@ def variants(text: str) -> list[tuple[str, str]]:
         for end in CUTS:
             if (start or end) and len(words) - start - end >= MIN_WORDS:
                 out.append((_part(start, end), " ".join(words[start:len(words) - end])))
-    return out + _sentence_forms(text)
+    seen = {t for _, t in out}  # a 12-word first sentence is also the 12-word cut: score it once
+    return out + [(name, t) for name, t in _sentence_forms(text) if t not in seen]
 
 
 class GuardedRouter(Router):

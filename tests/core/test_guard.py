@@ -182,14 +182,9 @@ def test_a_one_sentence_phrase_cannot_raise_the_guarded_score(reroute_gadget, sm
     """The short natural phrases the word grid let through: the sentence form is the prompt itself."""
     _, _, held_out = reroute_gadget
     prompts = [p for p in held_out if len(p.split()) >= 3]
-    clean = small_router.predict_proba([" ".join(p.split()) for p in prompts])
+    ended = [p if p.rstrip()[-1] in ".!?:;" else p.rstrip() + "." for p in prompts]  # its last sentence ends
     guard = guarded(small_router)
-    for texts in ([f"{phrase} {p}" for p in prompts], [f"{p.rstrip()}. {phrase}" if p.rstrip()[-1] not in ".!?:;"
-                                                         else f"{p} {phrase}" for p in prompts]):
+    for texts, own in (([f"{phrase} {p}" for p in prompts], prompts), ([f"{p} {phrase}" for p in ended], ended)):
         attacked = guard.predict_proba(texts)
-        trailing = texts[0].endswith(phrase)
-        if trailing:  # the suffix case: the prompt (its last sentence ended) is what is left
-            clean_here = small_router.predict_proba([" ".join(t[: -len(phrase)].split()) for t in texts])
-        else:
-            clean_here = clean
-        assert np.all(attacked <= clean_here + 1e-6), phrase
+        clean = small_router.predict_proba([" ".join(p.split()) for p in own])
+        assert np.all(attacked <= clean + 1e-6), phrase
