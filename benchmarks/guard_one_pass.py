@@ -47,30 +47,6 @@ class OnePassForms:
         self.bert = NumpyBert(self.embedder.model_dir)
         self.cls_id, self.sep_id = self.embedder._special
 
-    def states(self, ids: list[int]) -> np.ndarray:
-        """Last hidden states (tokens, hidden): ``NumpyBert.mean_pooled`` without the mean."""
-        from routellm_core.embeddings.numpy_bert import _gelu, _layer_norm
-
-        bert = self.bert
-        x = bert.word[np.asarray([ids])] + bert.position[:len(ids)] + bert.token_type0
-        x = _layer_norm(x, *bert.emb_ln, bert.eps)
-        h, d = bert.heads, bert.hidden // bert.heads
-        scale = np.float32(1.0 / np.sqrt(d))
-        for layer in bert.layers:
-            w, bias = layer["qkv"]
-            qkv = (x @ w + bias).reshape(1, len(ids), 3, h, d).transpose(2, 0, 3, 1, 4)
-            att = (qkv[0] * scale) @ qkv[1].transpose(0, 1, 3, 2)
-            att = np.exp(att - att.max(axis=-1, keepdims=True))
-            att /= att.sum(axis=-1, keepdims=True)
-            ctx = (att @ qkv[2]).transpose(0, 2, 1, 3).reshape(1, len(ids), bert.hidden)
-            w, bias = layer["attn_out"]
-            x = _layer_norm(ctx @ w + bias + x, *layer["ln1"], bert.eps)
-            w, bias = layer["ffn_in"]
-            inner = _gelu(x @ w + bias)
-            w, bias = layer["ffn_out"]
-            x = _layer_norm(inner @ w + bias + x, *layer["ln2"], bert.eps)
-        return x[0]
-
     def vectors(self, text: str) -> np.ndarray | None:
         """Normalised pooled vectors of the whole text (row 0) and every form; None past the window."""
         words = text.split()
@@ -78,7 +54,7 @@ class OnePassForms:
         ids = [t for p in pieces for t in p]  # WordPiece never joins across whitespace: same as the whole text
         if len(ids) > self.embedder.max_length - 2:
             return None
-        states = self.states([self.cls_id, *ids, self.sep_id])
+        states = self.bert.hidden_states(np.asarray([[self.cls_id, *ids, self.sep_id]]))[0]
         total = np.vstack([np.zeros((1, states.shape[1]), np.float32), np.cumsum(states, axis=0)])
         starts = np.cumsum([0] + [len(p) for p in pieces]) + 1  # token index where each word starts
         n, out = len(words), []

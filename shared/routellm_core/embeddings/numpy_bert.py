@@ -117,6 +117,10 @@ class NumpyBert:
 
     def mean_pooled(self, ids: np.ndarray) -> np.ndarray:
         """Mean of the last hidden states of ``ids`` (batch, length): same-length, unpadded sequences."""
+        return self.hidden_states(ids).mean(axis=1)
+
+    def hidden_states(self, ids: np.ndarray) -> np.ndarray:
+        """Last hidden states (batch, length, hidden) of ``ids``: same-length, unpadded sequences."""
         b, n = ids.shape
         x = self.word[ids] + self.position[:n] + self.token_type0
         x = _layer_norm(x, *self.emb_ln, self.eps)
@@ -135,4 +139,4 @@ class NumpyBert:
             inner = _gelu(x @ w + bias)
             w, bias = layer["ffn_out"]
             x = _layer_norm(inner @ w + bias + x, *layer["ln2"], self.eps)
-        return x.mean(axis=1)
+        return x
