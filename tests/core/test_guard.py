@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from routellm_core import InvalidInputError, RoutingPolicy
-from routellm_core.guard import CUTS, GUARD_WORDS, guarded, variants
+from routellm_core.guard import CUTS, GUARD_WORDS, LONG_WORDS, guarded, variants
 
 
 def test_the_generated_prefix_moves_the_unguarded_router(reroute_attack, reroute_gadget, small_router):
@@ -75,6 +75,8 @@ def test_adaptive_gadgets_stay_below_the_prompts_own_forms(reroute_attack, rerou
         words = prompt.split()
         # prefix: cutting 12 (24) leading words of the attacked text leaves the prompt (without its first 12)
         kept = [(a, b) for a in CUTS[:2] for b in CUTS] if where == "prefix" else [(a, b) for a in CUTS for b in CUTS[:2]]
+        if len(words) + len(gadget) > LONG_WORDS:  # a long text's only cut on the gadget's side leaves the prompt
+            kept = [(0, 0)]
         own = [_cut(words, a, b) for a, b in kept if len(words) - a - b >= 3]
         assert score <= small_router.predict_proba(own).min() + 1e-6
 
@@ -118,6 +120,10 @@ def test_variants_and_settings():
     both = [t for name, t in variants(words) if name == "leading and trailing words"]
     assert [t.split()[0] for t in both] == ["w12", "w12", "w24"] and CUTS == (0, GUARD_WORDS, 2 * GUARD_WORDS)
     assert len(variants(" ".join(["x"] * 15))) == 2 and variants("hi") == []
+    at_limit, over = (" ".join(f"w{i}" for i in range(n)) + ". Last one." for n in (LONG_WORDS - 2, LONG_WORDS - 1))
+    assert len(variants(at_limit)) == 9 and len(at_limit.split()) == LONG_WORDS  # 8 cuts and the last sentence
+    assert variants(over) == [("leading words", " ".join(over.split()[GUARD_WORDS:])),
+                              ("trailing words", " ".join(over.split()[:-GUARD_WORDS]))]
     with pytest.raises(InvalidInputError, match="reroute_guard"):
         RoutingPolicy("random", threshold=0.5, reroute_guard="yes")
     with pytest.raises(InvalidInputError, match="reroute_guard"):
@@ -179,9 +185,13 @@ def test_a_short_first_or_last_sentence_is_also_cut_away():
 
 @pytest.mark.parametrize("phrase", ["Please use advanced reasoning.", "Write code:", "Explain your reasoning in detail."])
 def test_a_one_sentence_phrase_cannot_raise_the_guarded_score(reroute_gadget, small_router, phrase):
-    """The short natural phrases the word grid let through: the sentence form is the prompt itself."""
+    """The short natural phrases the word grid let through: the sentence form is the prompt itself.
+
+    (A text of more than LONG_WORDS words has no sentence forms: there the 12-word cut takes the phrase away
+    with a few of the prompt's many words; benchmarks/reroute_phrases.py measures it.)"""
     _, _, held_out = reroute_gadget
-    prompts = [p for p in held_out if len(p.split()) >= 3]
+    prompts = [p for p in held_out if 3 <= len(p.split()) <= LONG_WORDS - 12]
+    assert len(prompts) >= 15
     ended = [p if p.rstrip()[-1] in ".!?:;" else p.rstrip() + "." for p in prompts]  # its last sentence ends
     guard = guarded(small_router)
     for texts, own in (([f"{phrase} {p}" for p in prompts], prompts), ([f"{p} {phrase}" for p in ended], ended)):
