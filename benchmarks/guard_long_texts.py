@@ -78,8 +78,8 @@ def shipped_router_rows(limits: list[int], select: int, total: int) -> dict[str,
 def small_router_rows(limits: list[int]) -> dict[str, object]:
     import tempfile
 
-    from routellm_core import RoutingPolicy
     from routellm_core import guard as guard_module
+    from routellm_core.calibration import threshold_for_fraction
     from routellm_core.data.arena import arena_hard_questions
     from routellm_core.loaders import load_alpaca_eval
     from routellm_core.routers.mf import MFRouter
@@ -104,10 +104,12 @@ def small_router_rows(limits: list[int]) -> dict[str, object]:
         row = {}
         for where in ("prefix", "suffix"):
             gadget = search(guard.predict_proba, search_prompts[:4], vocab, words=12, rounds=1, candidates=4, where=where)[0]
-            policy = RoutingPolicy(router, strong_fraction=0.5, calibration_prompts=held, reroute_guard=True)
-            clean = np.mean([d.role == "strong" for d in policy.decide(held)])
-            attacked = np.mean([d.role == "strong" for d in policy.decide([apply(gadget, p, where) for p in held])])
-            row[f"{where}_12_points"] = round(100 * float(attacked - clean), 1)
+            # calibrated here, not by RoutingPolicy: its calibration cache (per router object and prompts)
+            # would keep the first limit's threshold for the others
+            clean = np.asarray(guard.predict_proba(held))
+            threshold = threshold_for_fraction(clean, 0.5)
+            attacked = np.asarray(guard.predict_proba([apply(gadget, p, where) for p in held]))
+            row[f"{where}_12_points"] = round(100 * float(np.mean(attacked >= threshold) - np.mean(clean >= threshold)), 1)
         rows["full grid" if limit == FULL_GRID else str(limit)] = row
         print("small mf, LONG_WORDS", limit, json.dumps(row), flush=True)
     return rows
