@@ -1,7 +1,7 @@
 """How many words make a text "long" for the reroute guard (``routellm_core.guard.LONG_WORDS``).
 
-Past ``LONG_WORDS`` words, the guard scores a text in three forms (whole, without its first 12 words,
-without its last 12) instead of up to eleven. For each candidate limit, this measures:
+Past ``LONG_WORDS`` words, the guard scores a text in two forms (whole, and without its first and its
+last 12 words) instead of up to eleven. For each candidate limit, this measures:
 
 - the saturated bounds (``reroute_attack.saturated_bound``) for 4-, 8- and 12-word prefixes and
   suffixes, for the shipped router, at a 50% calibration on its own guarded clean scores. The split is

@@ -5,8 +5,8 @@ routed text in up to eleven forms (see Cost below): the whole text and the text 
 cut from its start and ``b`` from its end, for every ``a, b`` in ``CUTS`` = (0, 12, 24) but
 ``a = b = 0`` (a form is skipped when it would leave fewer than ``MIN_WORDS`` words), and the text
 without its first or last sentence where that sentence has at most 12 words. A text of more than
-``LONG_WORDS`` = 100 words is scored in three forms: whole, without its first 12 words, and without
-its last 12. It routes on the **lowest** of these scores.
+``LONG_WORDS`` = 100 words is scored in two forms: whole, and without its first and its last 12 words.
+It routes on the **lowest** of these scores.
 
 Why this grid. A gadget of ``GUARD_WORDS`` = 12 words put before (or after) a prompt is cut away
 exactly by the forms that cut 12 (or 24) words on its side, and those forms of the attacked text
@@ -38,11 +38,15 @@ texts alone, spread over the cores (two encoder runs at once on two cores), and 
 text its whole-text score: the decisions are those of the full guard, and ``probability`` is the
 guarded score for a strong decision, the whole text's (below the threshold) for a weak one. Scores
 for a threshold not known yet (calibration, the online threshold, evaluation) use the full guard,
-:meth:`GuardedRouter.predict_proba`. Long texts get the two 12-word cuts only, because there every form
-is a nearly full-length encoder run: eight to ten of them made a long prompt routed strong cost about
-five runs' time on two cores, two cost two. Their other forms barely lower the score: on the shipped
-``mf`` (490 Arena-Hard prompts) the 12-word saturated bounds move by at most 0.6 points without them.
-docs/guard.md has the timings and the choice of ``LONG_WORDS``.
+:meth:`GuardedRouter.predict_proba`. Long texts get one form only, because there every form is a
+nearly full-length encoder run: eight to ten of them made a long prompt routed strong cost about five
+runs' time on two cores. A 12-word gadget before a long text is cut away with the text's last 12 words,
+so its guarded score is at most P(the prompt without its last 12 words), which for a text of over 100
+words is close to P(prompt); after it, the same with the first 12 words. Fewer forms also keep a clean
+text's lowest score nearer its own, which leaves a gadget less to gain: on the shipped ``mf`` (490
+Arena-Hard prompts) the 12-word saturated bounds stay within +1.8 points. And on an idle machine the one
+form runs on the second core while the whole text is scored (:func:`_speculate`), so a long text routed
+strong costs about one run's time. docs/guard.md has the timings and the choice of ``LONG_WORDS``.
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -63,7 +67,7 @@ from .routers.base import Router, role_for
 GUARD_WORDS = 12
 CUTS = (0, GUARD_WORDS, 2 * GUARD_WORDS)  # words cut from the start and from the end, in every combination
 MIN_WORDS = 3
-LONG_WORDS = 100  # longer texts: the two 12-word cuts only (why: module docstring, Cost)
+LONG_WORDS = 100  # longer texts: one form, 12 words cut from each end (why: module docstring, Cost)
 FLAG_MARGIN = 0.1
 _CACHE_SIZE = 4096
 _SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+")
@@ -98,12 +102,12 @@ def variants(text: str) -> list[tuple[str, str]]:
     The forms cut ``a`` words from the start and ``b`` from the end for ``a, b`` in :data:`CUTS`
     (not both 0), keeping at least :data:`MIN_WORDS` words; words are split on whitespace and
     joined by one space. Then the text without a short first or last sentence (:func:`_sentence_forms`).
-    A text of more than :data:`LONG_WORDS` words gets two forms only: without its first and without
-    its last :data:`GUARD_WORDS` words.
+    A text of more than :data:`LONG_WORDS` words gets one form only: without its first and its last
+    :data:`GUARD_WORDS` words.
     """
     words = text.split()
     if len(words) > LONG_WORDS:
-        return [("leading words", " ".join(words[GUARD_WORDS:])), ("trailing words", " ".join(words[:-GUARD_WORDS]))]
+        return [(_part(GUARD_WORDS, GUARD_WORDS), " ".join(words[GUARD_WORDS:-GUARD_WORDS]))]
     out: list[tuple[str, str]] = []
     for start in CUTS:
         for end in CUTS:
@@ -169,11 +173,18 @@ class GuardedRouter(Router):
 
         A prompt whose whole text scores below ``threshold`` keeps that score (it is weak either way);
         the others get their guarded score. The forms are spread over the cores when the encoder
-        allows it (one run per form, so the scores do not depend on how they are split).
+        allows it (one run per form, so the scores do not depend on how they are split); a lone long
+        text's form is started beside its whole text (:func:`_speculate`).
         """
-        raw = np.asarray(self.inner.predict_proba(prompts), dtype=np.float64)
+        ahead = _speculate(self.inner, prompts)
+        try:
+            raw = np.asarray(self.inner.predict_proba(prompts), dtype=np.float64)
+        finally:
+            _end_call()
         forms, texts = self.forms_to_score(prompts, raw, threshold)
-        return self.combine(prompts, raw, forms, _score_spread(self.inner, texts))
+        if ahead is not None and texts == ahead[0]:  # the text reached the threshold: its form is (being) scored
+            return self.combine(prompts, raw, forms, [float(p) for p in ahead[1].result()])
+        return self.combine(prompts, raw, forms, _score_spread(self.inner, texts))  # weak: ``ahead`` is left to finish
 
     def explain(self, text: str) -> tuple[float, float, str | None] | None:
         """(unguarded P, guarded P, why it was flagged or None) for a text scored recently."""
@@ -186,12 +197,77 @@ _pool_lock = threading.Lock()
 _POOL_PREFIX = "routellm-guard"
 
 
+def _parallel_safe(router: Router) -> bool:
+    """Whether the router's embedder may run on several threads at once (a named one: the shared instance)."""
+    embedder = getattr(router, "embedder", None)
+    if isinstance(embedder, str):
+        from .embeddings import get_embedder
+
+        embedder = get_embedder(embedder)
+    return bool(getattr(embedder, "parallel_safe", False))
+
+
 def _lanes(router: Router, texts: int) -> int:
-    if texts < 2 or not getattr(getattr(router, "embedder", None), "parallel_safe", False):
+    if texts < 2 or not _parallel_safe(router):
         return 1
     if threading.current_thread().name.startswith(_POOL_PREFIX):
         return 1  # already on a guard thread: no nested waits on the same pool
     return min(texts, os.cpu_count() or 1, 4)
+
+
+_calls = 0  # predict_gated calls scoring their whole texts now
+_ahead_running = 0  # speculative form runs not finished yet
+_ahead_lock = threading.Lock()
+
+
+def _guard_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix=_POOL_PREFIX)
+        return _pool
+
+
+def _speculate(router: Router, prompts: Sequence[str]) -> tuple[list[str], Future[Any]] | None:
+    """Start scoring a lone long text's one form on the idle core while its whole text is scored; else None.
+
+    Why: a long text's whole-text run and its form each take about one full encoder run, on one core
+    each. Side by side, a long text routed strong costs about one run's time instead of two. Only a
+    lone call on an idle machine speculates (no other call scoring, no earlier speculative run still
+    going): under load the extra run would take a core from other requests. When the whole text then
+    scores below the threshold, the form's run is left to finish and its score is not used. (Shorter
+    texts' forms were tried too: they gained nothing, docs/guard.md.)
+    """
+    global _calls, _ahead_running
+    with _ahead_lock:
+        _calls += 1
+        alone = _calls == 1 and _ahead_running == 0
+    if not (alone and len(prompts) == 1 and len(prompts[0].split()) > LONG_WORDS and _lanes(router, 2) > 1):
+        return None
+    with _ahead_lock:
+        if _ahead_running:
+            return None
+        _ahead_running += 1
+    first = [t for _, t in variants(prompts[0])]
+    try:
+        future = _guard_pool().submit(router.predict_proba, first)
+    except RuntimeError:  # the pool is shut down (interpreter exit): score the form after the whole text
+        _ahead_done(None)
+        return None
+    future.add_done_callback(_ahead_done)
+    return first, future
+
+
+def _ahead_done(_: Future[Any] | None) -> None:
+    global _ahead_running
+    with _ahead_lock:
+        _ahead_running -= 1
+
+
+def _end_call() -> None:
+    global _calls
+    with _ahead_lock:
+        _calls -= 1
 
 
 def _score_spread(router: Router, texts: list[str]) -> list[float]:
@@ -201,13 +277,9 @@ def _score_spread(router: Router, texts: list[str]) -> list[float]:
     lanes = _lanes(router, len(texts))
     if lanes == 1:
         return [float(p) for p in router.predict_proba(texts)]
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix=_POOL_PREFIX)
     chunks = [texts[i::lanes] for i in range(lanes)]
     score: Callable[[list[str]], Any] = router.predict_proba
-    parts = [list(p) for p in _pool.map(score, chunks)]
+    parts = [list(p) for p in _guard_pool().map(score, chunks)]
     out = [0.0] * len(texts)
     for lane, part in enumerate(parts):
         out[lane::lanes] = [float(p) for p in part]

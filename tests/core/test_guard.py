@@ -20,11 +20,19 @@ def test_a_12_word_prefix_cannot_raise_the_guarded_score(reroute_attack, reroute
     gadget, _, held_out = reroute_gadget
     guard = guarded(small_router)
     long_enough = [p for p in held_out if len(p.split()) >= 3]
-    clean = small_router.predict_proba([" ".join(p.split()) for p in long_enough])
-    attacked = guard.predict_proba([reroute_attack.apply(gadget, p, "prefix") for p in long_enough])
-    assert np.all(attacked <= clean + 1e-6)  # the form without the first 12 words is the prompt itself
-    suffixed = guard.predict_proba([reroute_attack.apply(gadget, p, "suffix") for p in long_enough])
-    assert np.all(suffixed <= clean + 1e-6)
+    assert any(len(p.split()) + len(gadget) > LONG_WORDS for p in long_enough)  # both kinds of text are checked
+
+    def own(prompt: str, where: str) -> str:
+        """The form the gadget is cut away by: the prompt itself; for a long text, without its far end's 12 words."""
+        words = prompt.split()
+        if len(words) + len(gadget) <= LONG_WORDS:
+            return " ".join(words)
+        return " ".join(words[:-GUARD_WORDS] if where == "prefix" else words[GUARD_WORDS:])
+
+    for where in ("prefix", "suffix"):
+        clean = small_router.predict_proba([own(p, where) for p in long_enough])
+        attacked = guard.predict_proba([reroute_attack.apply(gadget, p, where) for p in long_enough])
+        assert np.all(attacked <= clean + 1e-6), where
 
 
 def test_share_at_a_50_percent_calibration(reroute_attack, reroute_gadget, small_router):
@@ -75,8 +83,8 @@ def test_adaptive_gadgets_stay_below_the_prompts_own_forms(reroute_attack, rerou
         words = prompt.split()
         # prefix: cutting 12 (24) leading words of the attacked text leaves the prompt (without its first 12)
         kept = [(a, b) for a in CUTS[:2] for b in CUTS] if where == "prefix" else [(a, b) for a in CUTS for b in CUTS[:2]]
-        if len(words) + len(gadget) > LONG_WORDS:  # a long text's only cut on the gadget's side leaves the prompt
-            kept = [(0, 0)]
+        if len(words) + len(gadget) > LONG_WORDS:  # a long text's one form: the prompt without its far end's 12 words
+            kept = [(0, GUARD_WORDS)] if where == "prefix" else [(GUARD_WORDS, 0)]
         own = [_cut(words, a, b) for a, b in kept if len(words) - a - b >= 3]
         assert score <= small_router.predict_proba(own).min() + 1e-6
 
@@ -122,8 +130,7 @@ def test_variants_and_settings():
     assert len(variants(" ".join(["x"] * 15))) == 2 and variants("hi") == []
     at_limit, over = (" ".join(f"w{i}" for i in range(n)) + ". Last one." for n in (LONG_WORDS - 2, LONG_WORDS - 1))
     assert len(variants(at_limit)) == 9 and len(at_limit.split()) == LONG_WORDS  # 8 cuts and the last sentence
-    assert variants(over) == [("leading words", " ".join(over.split()[GUARD_WORDS:])),
-                              ("trailing words", " ".join(over.split()[:-GUARD_WORDS]))]
+    assert variants(over) == [("leading and trailing words", " ".join(over.split()[GUARD_WORDS:-GUARD_WORDS]))]
     with pytest.raises(InvalidInputError, match="reroute_guard"):
         RoutingPolicy("random", threshold=0.5, reroute_guard="yes")
     with pytest.raises(InvalidInputError, match="reroute_guard"):
@@ -171,6 +178,62 @@ def test_decide_scores_forms_only_where_they_can_matter(reroute_attack, reroute_
     again = asyncio.run(RoutingPolicy(small_router, threshold=threshold, reroute_guard=True).adecide(texts))
     assert [d.role for d in again] == [d.role for d in decisions]
     assert [d.probability for d in again] == pytest.approx([d.probability for d in decisions], abs=1e-6)
+
+
+def _long_text_and_thresholds(small_router, held_out):
+    words = " ".join(held_out).split()
+    text = " ".join(words[:LONG_WORDS + 40])
+    whole, form = (float(p) for p in small_router.predict_proba([text, variants(text)[0][1]]))
+    return text, whole, form
+
+
+def _wait_for_speculative_runs():
+    import time
+
+    from routellm_core import guard as guard_module
+
+    deadline = time.monotonic() + 30
+    while guard_module._ahead_running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert guard_module._ahead_running == 0
+
+
+@pytest.mark.skipif((__import__("os").cpu_count() or 1) < 2, reason="speculation needs a second core")
+def test_a_long_texts_form_runs_beside_its_whole_text_on_an_idle_machine(reroute_gadget, small_router, monkeypatch):
+    """The decision is the full guard's either way; only where the form is scored changes."""
+    import threading
+
+    from routellm_core import guard as guard_module
+
+    if not guard_module._parallel_safe(small_router):
+        pytest.skip("this embedder scores one text at a time")
+    _, _, held_out = reroute_gadget
+    text, whole, form = _long_text_and_thresholds(small_router, held_out)
+    threads: list[tuple[str, str]] = []
+    original = small_router.predict_proba
+
+    def recorded(texts):
+        threads.extend((t, threading.current_thread().name) for t in texts)
+        return original(texts)
+
+    monkeypatch.setattr(small_router, "predict_proba", recorded)
+    form_text = variants(text)[0][1]
+    low = min(whole, form)
+    strong = RoutingPolicy(small_router, threshold=low - 1e-3, reroute_guard=True).decide([text])[0]
+    assert strong.role == "strong" and strong.probability == pytest.approx(low, abs=1e-6)
+    assert [name.startswith("routellm-guard") for t, name in threads if t == form_text] == [True]
+    _wait_for_speculative_runs()
+    threads.clear()
+    weak = RoutingPolicy(small_router, threshold=whole + 1e-3, reroute_guard=True).decide([text])[0]
+    assert weak.role == "weak" and weak.probability == pytest.approx(whole, abs=1e-6)
+    _wait_for_speculative_runs()  # started before the whole text was scored, then not used
+    assert [name.startswith("routellm-guard") for t, name in threads if t == form_text] == [True]
+    threads.clear()
+    monkeypatch.setattr(guard_module, "_calls", 1)  # another call is scoring: no speculation
+    busy = RoutingPolicy(small_router, threshold=low - 1e-3, reroute_guard=True).decide([text])[0]
+    assert busy.probability == pytest.approx(low, abs=1e-6)
+    assert [name.startswith("routellm-guard") for t, name in threads if t == form_text] == [False]
+    assert guard_module._calls == 1
 
 
 def test_a_short_first_or_last_sentence_is_also_cut_away():
