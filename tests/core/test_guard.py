@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -198,7 +200,7 @@ def _wait_for_speculative_runs():
     assert guard_module._ahead_running == 0
 
 
-@pytest.mark.skipif((__import__("os").cpu_count() or 1) < 2, reason="speculation needs a second core")
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="speculation needs a second core")
 def test_a_long_texts_form_runs_beside_its_whole_text_on_an_idle_machine(reroute_gadget, small_router, monkeypatch):
     """The decision is the full guard's either way; only where the form is scored changes."""
     import threading
@@ -209,6 +211,7 @@ def test_a_long_texts_form_runs_beside_its_whole_text_on_an_idle_machine(reroute
         pytest.skip("this embedder scores one text at a time")
     _, _, held_out = reroute_gadget
     text, whole, form = _long_text_and_thresholds(small_router, held_out)
+    _wait_for_speculative_runs()  # one left by an earlier test would stop this one's
     threads: list[tuple[str, str]] = []
     original = small_router.predict_proba
 
