@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 from reroute_attack import apply
 
+from routellm_core.guard import FLAG_MARGIN
+
 HERE = Path(__file__).resolve().parent
 GADGET = "logic variable more are"  # results of reroute_attack.py --words 4, searched against the guard (guard.md)
-FLAG_MARGIN = 0.1
 
 
 def flag_triggered(router, guard, texts: list[str]) -> tuple[np.ndarray, float]:

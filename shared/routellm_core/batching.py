@@ -59,8 +59,17 @@ def router_executor() -> ThreadPoolExecutor:
 
 
 def parallel_safe(router: Router) -> bool:
-    """Whether ``router`` may score batches on several threads at once (its embedder says so)."""
-    return bool(getattr(getattr(router, "embedder", None), "parallel_safe", False))
+    """Whether ``router`` may score batches on several threads at once (its embedder says so).
+
+    A router that names its embedder (``"minilm"``, as the libraries' default does) scores with the
+    shared instance of that name, so that instance is asked.
+    """
+    embedder = getattr(router, "embedder", None)
+    if isinstance(embedder, str):
+        from .embeddings import get_embedder
+
+        embedder = get_embedder(embedder)
+    return bool(getattr(embedder, "parallel_safe", False))
 
 
 def _score(router: Router, texts: list[str], locked: bool) -> np.ndarray:

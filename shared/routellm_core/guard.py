@@ -62,6 +62,7 @@ from typing import Any
 
 import numpy as np
 
+from .batching import parallel_safe
 from .routers.base import Router, role_for
 
 GUARD_WORDS = 12
@@ -197,18 +198,8 @@ _pool_lock = threading.Lock()
 _POOL_PREFIX = "routellm-guard"
 
 
-def _parallel_safe(router: Router) -> bool:
-    """Whether the router's embedder may run on several threads at once (a named one: the shared instance)."""
-    embedder = getattr(router, "embedder", None)
-    if isinstance(embedder, str):
-        from .embeddings import get_embedder
-
-        embedder = get_embedder(embedder)
-    return bool(getattr(embedder, "parallel_safe", False))
-
-
 def _lanes(router: Router, texts: int) -> int:
-    if texts < 2 or not _parallel_safe(router):
+    if texts < 2 or not parallel_safe(router):
         return 1
     if threading.current_thread().name.startswith(_POOL_PREFIX):
         return 1  # already on a guard thread: no nested waits on the same pool

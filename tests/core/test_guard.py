@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from routellm_core import InvalidInputError, RoutingPolicy
+from routellm_core.batching import parallel_safe
 from routellm_core.guard import CUTS, GUARD_WORDS, LONG_WORDS, guarded, variants
 
 
@@ -182,7 +183,7 @@ def test_decide_scores_forms_only_where_they_can_matter(reroute_attack, reroute_
     assert [d.probability for d in again] == pytest.approx([d.probability for d in decisions], abs=1e-6)
 
 
-def _long_text_and_thresholds(small_router, held_out):
+def _long_text_and_scores(small_router, held_out):
     words = " ".join(held_out).split()
     text = " ".join(words[:LONG_WORDS + 40])
     whole, form = (float(p) for p in small_router.predict_proba([text, variants(text)[0][1]]))
@@ -207,10 +208,10 @@ def test_a_long_texts_form_runs_beside_its_whole_text_on_an_idle_machine(reroute
 
     from routellm_core import guard as guard_module
 
-    if not guard_module._parallel_safe(small_router):
+    if not parallel_safe(small_router):
         pytest.skip("this embedder scores one text at a time")
     _, _, held_out = reroute_gadget
-    text, whole, form = _long_text_and_thresholds(small_router, held_out)
+    text, whole, form = _long_text_and_scores(small_router, held_out)
     _wait_for_speculative_runs()  # one left by an earlier test would stop this one's
     threads: list[tuple[str, str]] = []
     original = small_router.predict_proba
